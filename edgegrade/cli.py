@@ -75,3 +75,54 @@ def data_import(fmt, src, out, images):
     else:
         n = import_labelme(src, out)
     click.echo(f"imported {n} annotated images into {out}")
+
+
+@main.command()
+@click.option("--data", type=click.Path(exists=True, file_okay=False), help="Dataset folder; default: fresh synthetic data in OUT/data.")
+@click.option("--recipe", type=click.Choice(["dual", "decoupled", "s1", "mtl", "noinject", "regression", "deeplabv3plus"]),
+              default="dual", show_default=True, help="dual: assistant (S1) + grader (MTL); decoupled: single model.")
+@click.option("--out", default="runs/train", show_default=True, type=click.Path(file_okay=False))
+@click.option("--size", default=256, show_default=True, help="Model input side (multiple of 32).")
+@click.option("--epochs", default=10, show_default=True, help="Epochs per phase.")
+@click.option("--batch", default=8, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--lr", default=1e-4, show_default=True, help="Phase 1 / end-to-end learning rate.")
+@click.option("--lr-finetune", default=1e-5, show_default=True, help="Phase 2 (frozen backbone) learning rate.")
+@click.option("--output-stride", type=click.Choice(["16", "8"]), default="16", show_default=True)
+@click.option("--amp", type=click.Choice(["auto", "bf16", "fp16", "off"]), default="auto", show_default=True)
+@click.option("--workers", default=2, show_default=True, help="Data loader worker processes.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue a killed run from OUT/<phase>/last.pt.")
+@click.option("--backbone-weights", type=click.Path(exists=True, dir_okay=False),
+              help="torchvision resnet50 ImageNet state_dict file (nothing is downloaded).")
+@click.option("--synth-n", default=160, show_default=True, help="Synthetic paired images when --data is absent.")
+@click.option("--synth-grade-only", default=80, show_default=True, help="Synthetic grade-only images.")
+@click.option("--max-steps", default=0, show_default=True, help="Cap on steps per epoch (0: all).")
+@click.option("--no-plots", is_flag=True)
+def train(no_plots, output_stride, **kw):
+    """Train AttnRegDeepLab: OUT/assistant.pt + OUT/grader.pt (dual) or OUT/model.pt."""
+    from edgegrade.train.config import TrainConfig
+    from edgegrade.train.run import train as run
+
+    results = run(TrainConfig(**kw, output_stride=int(output_stride), plots=not no_plots))
+    for role, r in results.items():
+        t = r["test"]
+        click.echo(f"{role}: {r['file']}  test Dice {t.get('dice', float('nan')):.3f}  "
+                   f"MAE {t.get('mae_direct', float('nan')):.4f}  MAE(mask) {t.get('mae_mask', float('nan')):.4f}")
+
+
+@main.command()
+@click.option("--checkpoint", "ckpt", required=True, type=click.Path(dir_okay=False))
+@click.option("--data", required=True, type=click.Path(file_okay=False))
+@click.option("--split", type=click.Choice(["all", "train", "val", "test"]), default="all", show_default=True)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the metrics here too.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--batch", default=8, show_default=True)
+def evaluate(ckpt, data, split, json_out, device, batch):
+    """Dice, IoU, MAE (direct and from mask), grade accuracy and kappa of a checkpoint."""
+    from edgegrade.train.evaluate import evaluate_checkpoint, format_metrics
+
+    metrics = evaluate_checkpoint(ckpt, data, split=split, device=device, batch=batch)
+    click.echo(format_metrics(metrics))
+    if json_out:
+        Path(json_out).write_text(json.dumps(metrics, indent=2))
