@@ -126,3 +126,65 @@ def evaluate(ckpt, data, split, json_out, device, batch):
     click.echo(format_metrics(metrics))
     if json_out:
         Path(json_out).write_text(json.dumps(metrics, indent=2))
+
+
+@main.command()
+@click.option("--run", "run_dir", type=click.Path(file_okay=False), help="What `edgegrade train --out` wrote.")
+@click.option("--out", type=click.Path(file_okay=False), help="Bundle folder to write.")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp16", show_default=True)
+@click.option("--data", type=click.Path(exists=True, file_okay=False), help="Held-out data for the gate (default: the run's val+test split).")
+@click.option("--calib", type=click.Path(exists=True, file_okay=False), help="INT8 calibration images (default: the run's training split).")
+@click.option("--calib-n", default=200, show_default=True)
+@click.option("--calib-method", type=click.Choice(["minmax", "entropy", "percentile"]), default="minmax", show_default=True)
+@click.option("--quantizer", type=click.Choice(["auto", "onnxruntime", "modelopt"]), default="auto", show_default=True)
+@click.option("--eval-n", default=64, show_default=True, help="Held-out images the gate runs on.")
+@click.option("--static-batch", is_flag=True, help="Fix the ONNX batch dimension to 1.")
+@click.option("--engine", is_flag=True, help="Also build TensorRT engines (needs tensorrt and a GPU).")
+@click.option("--engine-only", "engine_only", type=click.Path(exists=True, file_okay=False),
+              help="Build TensorRT engines for an existing BUNDLE on this device.")
+@click.option("--max-batch", default=4, show_default=True)
+@click.option("--workspace-mb", default=2048, show_default=True)
+@click.option("--version-compatible", is_flag=True, help="TensorRT version-compatible engines.")
+@click.option("--tol-dice", type=float, help="Max |dDice| (default fp16 0.002, int8 0.01).")
+@click.option("--tol-mae", type=float, help="Max |dMAE| (default fp16 0.001, int8 0.005).")
+@click.option("--tol-agreement", type=float, help="Min grade agreement (default 0.98).")
+def export(run_dir, out, precision, data, calib, calib_n, calib_method, quantizer, eval_n, static_batch, engine,
+           engine_only, max_batch, workspace_mb, version_compatible, tol_dice, tol_mae, tol_agreement):
+    """Export the trained modules to an accuracy-gated bundle (ONNX fp32/fp16/int8, TensorRT)."""
+    if engine_only:
+        from edgegrade.export.bundle_ops import build_engines
+
+        header = build_engines(engine_only, max_batch, workspace_mb, version_compatible)
+        click.echo(f"engines built in {engine_only}/engines for {header['gpu']} (TensorRT {header['tensorrt']}); "
+                   f"run `edgegrade verify {engine_only}` next")
+        return
+    if not run_dir or not out:
+        raise click.UsageError("--run and --out are required (or --engine-only BUNDLE)")
+    from edgegrade.export.pipeline import ExportConfig, export_bundle
+
+    tol = {k: v for k, v in (("ddice", tol_dice), ("dmae", tol_mae), ("agreement", tol_agreement)) if v is not None}
+    cfg = ExportConfig(run=run_dir, out=out, precision=precision, data=data, calib=calib, calib_n=calib_n,
+                       calib_method=calib_method, quantizer=quantizer, eval_n=eval_n,
+                       dynamic_batch=not static_batch, engine=engine, max_batch=max_batch,
+                       workspace_mb=workspace_mb, version_compatible=version_compatible, tolerance=tol)
+    export_bundle(cfg, progress=click.echo)
+    click.echo((Path(out) / "report.md").read_text())
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(file_okay=False))
+@click.option("--data", type=click.Path(exists=True, file_okay=False), help="Held-out data (default: fresh synthetic embryos).")
+@click.option("--n", default=32, show_default=True)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False))
+def verify(bundle, data, n, json_out):
+    """Re-run the accuracy gate on a bundle (e.g. on the Jetson after --engine-only)."""
+    from edgegrade.export.bundle_ops import verify_bundle
+
+    result = verify_bundle(bundle, data, n)
+    for name, r in result["results"].items():
+        click.echo(f"{name:28s} pass  dDice {r.get('ddice', float('nan')):.4f}  dMAE {r.get('dmae', float('nan')):.4f}  "
+                   f"agreement {r['grade_agreement']:.3f}  {r['ms_per_image']:.1f} ms/img")
+    if not result["results"]:
+        click.echo("only fp32 artifacts: nothing to compare beyond the export-time parity check")
+    if json_out:
+        Path(json_out).write_text(json.dumps(result, indent=2))

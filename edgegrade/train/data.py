@@ -1,13 +1,12 @@
 """The folder dataset as torch tensors: shared letterbox + normalisation, flips/rotations."""
 
-import cv2
 import numpy as np
 import torch
 
 from edgegrade.datasets import Sample
-from edgegrade.grading import FRAGMENT, fragment_ratio
-from edgegrade.imageio import read_image, read_label_map
-from edgegrade.preprocess import Normaliser, PreprocessSpec, letterbox, to_uint8_rgb
+from edgegrade.evalset import load_pair
+from edgegrade.grading import FRAGMENT
+from edgegrade.preprocess import Normaliser, PreprocessSpec
 
 
 class EmbryoDataset(torch.utils.data.Dataset):
@@ -20,18 +19,12 @@ class EmbryoDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         s = self.samples[i]
-        image = read_image(s.image)
-        boxed, _ = letterbox(image, self.spec.size, self.spec.pad_value)
-        rgb = to_uint8_rgb(boxed, self.spec.channel_order)
-        label = np.zeros(rgb.shape[:2], np.uint8)
-        ratio = s.ratio
-        if s.paired:
-            full = read_label_map(s.mask, image.shape)
-            ratio = fragment_ratio(full)  # from the full-resolution map, not the resized one
-            label, _ = letterbox(full, self.spec.size, 0, cv2.INTER_NEAREST)
+        rgb, label, ratio = load_pair(s, self.spec)
+        if label is None:
+            label = np.zeros(rgb.shape[:2], np.uint8)
         if self.augment:
-            rng = np.random.default_rng()
-            k, flip = int(rng.integers(4)), bool(rng.integers(2))
+            # torch's generator: seeded per worker by the DataLoader, so runs repeat
+            k, flip = int(torch.randint(4, ())), bool(torch.randint(2, ()))
             rgb, label = np.rot90(rgb, k), np.rot90(label, k)
             if flip:
                 rgb, label = rgb[:, ::-1], label[:, ::-1]
