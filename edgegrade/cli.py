@@ -188,3 +188,50 @@ def verify(bundle, data, n, json_out):
         click.echo("only fp32 artifacts: nothing to compare beyond the export-time parity check")
     if json_out:
         Path(json_out).write_text(json.dumps(result, indent=2))
+
+
+@main.command()
+@click.option("--bundle", required=True, type=click.Path(file_okay=False), help="What `edgegrade export --out` wrote.")
+@click.option("--source", default="synthetic", show_default=True,
+              help="Camera index, /dev/videoN, video file, rtsp://, csi://N, gst:PIPELINE, image folder, synthetic[:WxH][@FPS][#N].")
+@click.option("--out", default="runs/watch", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the log, snapshots and summary.")
+@click.option("--log", type=click.Path(dir_okay=False), help="JSONL log (default OUT/grades.jsonl).")
+@click.option("--headless", is_flag=True, help="No window.")
+@click.option("--max-frames", default=0, show_default=True, help="Stop after N frames (0: until the source ends).")
+@click.option("--backend", type=click.Choice(["auto", "onnxruntime", "tensorrt"]), default="auto", show_default=True)
+@click.option("--provider", type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]), default="auto", show_default=True,
+              help="ONNX Runtime execution provider.")
+@click.option("--video", type=click.Path(dir_okay=False), help="Also write the annotated video (mp4).")
+@click.option("--review-threshold", default=0.10, show_default=True, help="Flag when grader and mask ratios differ by more.")
+@click.option("--smooth", default=15, show_default=True, help="Frames of the same scene the grade is smoothed over.")
+@click.option("--threads", default=0, show_default=True, help="ONNX Runtime threads (0: all cores).")
+def watch(**kw):
+    """Grade live frames with both modules; window or headless, JSONL log, snapshots."""
+    from edgegrade.runtime.watch import WatchConfig
+    from edgegrade.runtime.watch import watch as run
+
+    s = run(WatchConfig(**kw), echo=click.echo)
+    lat = s["latency_ms"].get("result", {})
+    click.echo(f"{s['frames']} frames in {s['seconds']} s ({s['fps']} fps); latency p50 {lat.get('p50')} ms, "
+               f"p95 {lat.get('p95')} ms; final grade {s['final_grade']}; grades {s['grades']}; "
+               f"decode errors {s['decode_errors']}; log {s['log']}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--bundle", required=True, type=click.Path(file_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--backend", type=click.Choice(["auto", "onnxruntime", "tensorrt"]), default="auto", show_default=True)
+def grade(paths, bundle, out, backend):
+    """Grade still images or folders: grades.csv, grades.json and overlay PNGs in OUT."""
+    from edgegrade.runtime.stills import grade_stills
+
+    rows = grade_stills(bundle, paths, out, backend)
+    for r in rows:
+        if r.get("grade"):
+            click.echo(f"{r['image']}: grade {r['grade']}  ratio {r['ratio']:.3f}  mask {r['mask_ratio'] or 0:.3f}"
+                       + ("  REVIEW" if r.get("review") else ""))
+        else:
+            click.echo(f"{r['image']}: {r['state']} {r.get('error') or ''}")
+    click.echo(f"wrote {out}/grades.csv")
