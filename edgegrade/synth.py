@@ -100,7 +100,8 @@ def render_embryo(rng: np.random.Generator, size: int = 256, grade: str | None =
         r = frag_scale * rng.uniform(0.35, 1.0)
         axes, a = (r, r * rng.uniform(0.6, 1.0)), rng.uniform(0, 180)
         _ellipse(label, c, axes, a, FRAGMENT)
-        _ellipse(edges, c, axes, a, 0.6, thickness=1)
+        _ellipse(edges, c, axes, a, 0.0)
+        _ellipse(edges, c, axes, a, 0.9, thickness=1)
         if i % 4 == 3:
             frag = np.count_nonzero(label == FRAGMENT)
             embryo_px = np.count_nonzero(label)
@@ -122,7 +123,7 @@ def render_embryo(rng: np.random.Generator, size: int = 256, grade: str | None =
     cyto = label == CELL
     img[cyto] = img[cyto] * 0.8 + grain[cyto] * 16 + 6
     fr = label == FRAGMENT
-    img[fr] = img[fr] * 0.9 + grain[fr] * 18 + rng.uniform(8, 26)
+    img[fr] = img[fr] * 0.9 + grain[fr] * 12 + rng.uniform(28, 45)  # refractile: brighter than cytoplasm
     img += debris * (grain * 22 - 25)
     img += light * 22
     img -= cv2.GaussianBlur(edges, (0, 0), 0.7) * rng.uniform(45, 70)
