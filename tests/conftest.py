@@ -29,3 +29,32 @@ def synth_dir(tmp_path_factory):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def tiny_train_config(out, **kw):
+    from edgegrade.train.config import TrainConfig
+
+    base = dict(out=str(out), size=64, epochs=1, batch=4, workers=0, synth_n=16, synth_grade_only=4,
+                lr=1e-3, device="cpu", plots=True)
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.fixture(scope="session")
+def dual_run(tmp_path_factory):
+    """A dual run (assistant + grader) at 64 px, one epoch each: what export consumes."""
+    pytest.importorskip("torch")
+    from edgegrade.train.run import train
+
+    out = tmp_path_factory.mktemp("dual_run")
+    train(tiny_train_config(out, recipe="dual"))
+    return out
+
+
+@pytest.fixture(scope="session")
+def fp16_bundle(dual_run, tmp_path_factory):
+    pytest.importorskip("onnxruntime")
+    from edgegrade.export.pipeline import ExportConfig, export_bundle
+
+    out = tmp_path_factory.mktemp("bundles") / "fp16"
+    export_bundle(ExportConfig(run=str(dual_run), out=str(out), precision="fp16", eval_n=8), progress=lambda m: None)
+    return out

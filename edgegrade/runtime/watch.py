@@ -88,7 +88,7 @@ def watch(cfg: WatchConfig, echo=print) -> dict:
     snaps = Snapshots(out / "snapshots")
     video = VideoSink(cfg.video) if cfg.video else None
     stages, grades, latencies = {}, Counter(), []
-    frames, last_grade, last, start = 0, None, None, time.perf_counter()
+    frames, last_grade, last, start = 0, "start", None, time.perf_counter()  # first frame snapshots too
     with Pipeline(cfg.bundle, cfg.backend, cfg.provider, cfg.review_threshold, cfg.smooth,
                   cfg.allow_undeployable, cfg.threads) as pipe, open_source(cfg.source) as source, StopFlag() as flag:
         window = open_window(cfg.headless, lambda m: echo(f"warning: {m}"))

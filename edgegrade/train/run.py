@@ -120,7 +120,8 @@ def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, 
         if not is_main:
             torch.distributed.barrier()
             continue
-        val, _ = evaluate(model, loaders["val"], device, amp)
+        # the bare module: a DDP forward would broadcast buffers, a collective only rank 0 joins
+        val, _ = evaluate(getattr(model, "module", model), loaders["val"], device, amp)
         current = score(val, phase.select)
         improved = not (current <= best_score)  # NaN (e.g. no validation masks) counts as better
         best_score = current if improved and current == current else best_score

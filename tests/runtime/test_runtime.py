@@ -1,0 +1,137 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from edgegrade.errors import EdgegradeError  # noqa: E402
+from edgegrade.runtime.pipeline import Pipeline  # noqa: E402
+from edgegrade.runtime.smoothing import SceneSmoother  # noqa: E402
+from edgegrade.runtime.sources import Frame, LatestFrame, Source, open_source  # noqa: E402
+from edgegrade.runtime.watch import WatchConfig, watch  # noqa: E402
+
+quiet = dict(echo=lambda m: None)
+
+
+def test_runtime_never_imports_torch(fp16_bundle, tmp_path):
+    code = ("import sys; from edgegrade.runtime.watch import WatchConfig, watch; "
+            "import edgegrade.runtime.stills, edgegrade.runtime.trt_backend, edgegrade.export.bundle_ops; "
+            f"watch(WatchConfig(bundle={str(fp16_bundle)!r}, source='synthetic#3', out={str(tmp_path)!r}, headless=True), echo=lambda m: None); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_watch_headless_writes_log_summary_and_snapshots(fp16_bundle, tmp_path):
+    s = watch(WatchConfig(bundle=str(fp16_bundle), source="synthetic:320x240#12", out=str(tmp_path),
+                          headless=True, video=str(tmp_path / "v.mp4")), **quiet)
+    lines = [json.loads(x) for x in (tmp_path / "grades.jsonl").read_text().splitlines()]
+    assert len(lines) == 12 == s["frames"]
+    for key in ("time", "frame", "grade", "ratio", "mask_ratio", "review", "latency_ms", "result_latency_ms"):
+        assert key in lines[0]
+    assert {"preprocess", "assistant", "grader", "postprocess", "overlay"} <= set(lines[0]["latency_ms"])
+    assert json.loads((tmp_path / "summary.json").read_text())["frames"] == 12
+    assert list((tmp_path / "snapshots").glob("*_overlay.png"))
+    assert (tmp_path / "v.mp4").stat().st_size > 1000
+
+
+def test_folder_source_skips_and_counts_bad_files(fp16_bundle, tmp_path):
+    folder = tmp_path / "lapse"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"t{i}.png"), np.full((90, 120), 100 + i, np.uint8))
+    (folder / "notes.txt").write_text("x")
+    (folder / "t9.png").write_bytes(cv2.imencode(".png", np.zeros((50, 50), np.uint8))[1].tobytes()[:40])
+    s = watch(WatchConfig(bundle=str(fp16_bundle), source=str(folder), out=str(tmp_path / "o"), headless=True), **quiet)
+    assert s["frames"] == 3 and s["decode_errors"] == 2
+
+
+@pytest.mark.parametrize("frame", [
+    np.full((120, 160), 90, np.uint8), np.full((120, 160), 90 * 257, np.uint16),
+    np.full((120, 160, 4), 90, np.uint8), np.full((120, 160, 3), 90, np.uint8)])
+def test_pipeline_takes_grey_16bit_bgra_frames(fp16_bundle, frame):
+    with Pipeline(fp16_bundle) as pipe:
+        r = pipe.process(Frame(0, time.perf_counter(), frame))
+    assert r.state in ("graded", "no-embryo") and r.raw_ratio is not None and 0 <= r.raw_ratio <= 1
+
+
+def test_latest_frame_drops_backlog():
+    src = Source()
+    counter = iter(range(10_000))
+    grab = LatestFrame(lambda: np.full((4, 4), next(counter) % 255, np.uint8), fps=500)
+    seen, lags = 0, []
+    for frame in grab.frames(src):
+        time.sleep(0.02)  # a slow consumer
+        lags.append(time.perf_counter() - frame.captured)
+        seen += 1
+        if seen == 10:
+            break
+    assert src.dropped > 10  # frames were overwritten rather than queued
+    assert max(lags) < 0.1  # and what we got was always fresh
+
+
+def test_scene_change_resets_smoothing():
+    sm = SceneSmoother(window=5)
+    a, b = np.full((64, 64), 60, np.uint8), np.full((64, 64), 200, np.uint8)
+    sm.scene_changed(a)
+    for r in (0.1, 0.12, 0.11):
+        sm.update(r, r)
+    assert sm.update(0.5, 0.5)[0] == pytest.approx(0.115)  # median resists one outlier
+    assert sm.scene_changed(b) and sm.update(0.4, 0.4) == (0.4, 0.4)
+
+
+def test_bad_sources_and_outputs(fp16_bundle, tmp_path):
+    with pytest.raises(EdgegradeError, match="no camera there"):
+        open_source("/dev/video97")
+    with pytest.raises(EdgegradeError, match="no such file"):
+        open_source(str(tmp_path / "missing.mp4"))
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    if os.access(ro, os.W_OK):
+        pytest.skip("running as a user who can write anywhere")
+    with pytest.raises(EdgegradeError, match="not writable"):
+        watch(WatchConfig(bundle=str(fp16_bundle), out=str(ro / "x"), headless=True), **quiet)
+
+
+def test_unwritable_output_fails_before_capture(fp16_bundle, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(EdgegradeError, match="not writable"):
+        watch(WatchConfig(bundle=str(fp16_bundle), source="/dev/video97", out=str(blocker / "out"), headless=True), **quiet)
+
+
+def test_sigterm_stops_cleanly_with_everything_flushed(fp16_bundle, tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "edgegrade", "watch", "--bundle", str(fp16_bundle), "--source",
+                             "synthetic#100000", "--out", str(tmp_path), "--headless"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "grades.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and (not log.exists() or log.stat().st_size == 0):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-1500:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["stopped_by_signal"] and summary["frames"] >= 1
+    assert len(log.read_text().splitlines()) == summary["frames"]  # every graded frame is in the log
+
+
+def test_grade_stills_on_real_frames(fp16_bundle, real_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from edgegrade.cli import main
+
+    r = CliRunner().invoke(main, ["grade", "--bundle", str(fp16_bundle), str(real_dir), "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    rows = json.loads((tmp_path / "grades.json").read_text())
+    assert len(rows) == 6 and all(row["state"] in ("graded", "no-embryo") for row in rows)
+    assert len(list(tmp_path.glob("*_overlay.png"))) == 6

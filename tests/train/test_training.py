@@ -1,0 +1,107 @@
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from click.testing import CliRunner  # noqa: E402
+
+from conftest import tiny_train_config  # noqa: E402
+from edgegrade.cli import main  # noqa: E402
+from edgegrade.errors import EdgegradeError  # noqa: E402
+from edgegrade.train import checkpoint  # noqa: E402
+from edgegrade.train.run import train  # noqa: E402
+
+
+def _rows(run):
+    with open(run / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_dual_run_writes_both_modules_metrics_and_plots(dual_run):
+    for name in ("assistant.pt", "grader.pt", "config.json", "eval_assistant.json", "eval_grader.json"):
+        assert (dual_run / name).is_file(), name
+    assert {r["phase"] for r in _rows(dual_run)} == {"s1", "mtl"}
+    for png in ("s1_curves.png", "s1_ratio.png", "s1_samples.png", "mtl_ratio.png"):
+        assert (dual_run / "plots" / png).stat().st_size > 5000
+    a, g = checkpoint.load(dual_run / "assistant.pt"), checkpoint.load(dual_run / "grader.pt")
+    assert a["role"] == "assistant" and g["role"] == "grader" and a["optimizer"] is None
+    assert a["train_config"]["size"] == 64 and a["preprocess"]["size"] == 64
+    model = checkpoint.model_from(g)  # rebuilt from the file alone
+    assert model.cfg.injection
+
+
+def test_decoupled_phase2_keeps_the_backbone_frozen(tmp_path):
+    train(tiny_train_config(tmp_path, recipe="decoupled", synth_n=12, synth_grade_only=0))
+    s1, final = checkpoint.load(tmp_path / "s1" / "best.pt"), checkpoint.load(tmp_path / "model.pt")
+    for key in ("backbone.layer3.0.conv2.weight", "backbone.layer1.0.bn1.running_mean", "decoder.fuse.0.0.weight"):
+        assert torch.equal(s1["model"][key], final["model"][key]), key
+    assert not torch.equal(s1["model"]["reg_head.out.weight"], final["model"]["reg_head.out.weight"])
+    assert final["train_config"]["lr_finetune"] == 1e-5
+
+
+def test_resume_continues_after_the_last_epoch(tmp_path):
+    cfg = tiny_train_config(tmp_path, recipe="s1", synth_n=12, synth_grade_only=0, plots=False)
+    train(cfg)
+    cfg.epochs, cfg.resume = 2, True
+    train(cfg)
+    assert [(r["phase"], r["epoch"]) for r in _rows(tmp_path)] == [("s1", "1"), ("s1", "2")]
+    assert checkpoint.load(tmp_path / "s1" / "last.pt")["epoch"] == 2
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    import edgegrade.train.loop as loop
+
+    real = loop.total_loss
+    monkeypatch.setattr(loop, "total_loss", lambda o, b, w: (real(o, b, w)[0] * float("nan"), {}))
+    with pytest.raises(EdgegradeError, match="NaN"):
+        train(tiny_train_config(tmp_path, recipe="s1", synth_n=12, synth_grade_only=0))
+    assert not (tmp_path / "s1" / "last.pt").exists()
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path):
+    with pytest.raises(EdgegradeError, match="multiple of 32"):
+        train(tiny_train_config(tmp_path, size=70))
+    (tmp_path / "bad.pt").write_bytes(b"garbage")
+    with pytest.raises(EdgegradeError, match="bad.pt: not a readable"):
+        checkpoint.load(tmp_path / "bad.pt")
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"kind": "edgegrade-checkpoint", "x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(EdgegradeError, match="evil.pt: not a readable"):  # weights_only refuses code
+        checkpoint.load(tmp_path / "evil.pt")
+    grade_only = tmp_path / "go"
+    (grade_only / "images").mkdir(parents=True)
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(grade_only / "images" / "a.png"), np.zeros((8, 8), np.uint8))
+    (grade_only / "labels.csv").write_text("image,grade\na.png,B\n")
+    with pytest.raises(EdgegradeError, match="no paired samples"):
+        train(tiny_train_config(tmp_path / "r", data=str(grade_only)))
+
+
+def test_evaluate_cli(dual_run, tmp_path):
+    out = tmp_path / "m.json"
+    r = CliRunner().invoke(main, ["evaluate", "--checkpoint", str(dual_run / "grader.pt"), "--data",
+                                  str(dual_run / "data"), "--split", "test", "--json", str(out), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    m = json.loads(out.read_text())
+    assert m["role"] == "grader" and 0 <= m["dice"] <= 1 and 0 <= m["mae_direct"] <= 1 and "kappa_direct" in m
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_on_gloo(tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           "-m", "edgegrade", "train", "--recipe", "s1", "--out", str(tmp_path), "--size", "64", "--epochs", "1",
+           "--batch", "2", "--workers", "0", "--synth-n", "12", "--synth-grade-only", "0", "--device", "cpu",
+           "--no-plots"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "model.pt").is_file() and len(_rows(tmp_path)) == 1
