@@ -235,3 +235,32 @@ def grade(paths, bundle, out, backend):
         else:
             click.echo(f"{r['image']}: {r['state']} {r.get('error') or ''}")
     click.echo(f"wrote {out}/grades.csv")
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(file_okay=False))
+@click.option("--source", help="Also run the live pipeline on this source and report per-stage latency.")
+@click.option("--frames", default=100, show_default=True, help="Frames for --source.")
+@click.option("--runs", default=20, show_default=True, help="Timed runs per artifact (batch 1).")
+@click.option("--threads", default=0, show_default=True, help="CPU threads for torch and ONNX Runtime (0: all).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False))
+def bench(bundle, source, frames, runs, threads, json_out):
+    """Benchmark every artifact of a bundle side by side (and the live pipeline with --source)."""
+    import tempfile
+
+    from edgegrade.export.bench import bench_bundle, format_table
+
+    result = {"artifacts": bench_bundle(bundle, runs=runs, threads=threads)}
+    click.echo(format_table(result["artifacts"]))
+    if source:
+        from edgegrade.runtime.watch import WatchConfig, watch as run
+
+        with tempfile.TemporaryDirectory() as tmp:
+            s = run(WatchConfig(bundle=bundle, source=source, out=tmp, headless=True, max_frames=frames,
+                                threads=threads), echo=lambda m: None)
+        result["pipeline"] = {k: s[k] for k in ("frames", "fps", "latency_ms", "dropped_frames", "backends")}
+        click.echo(f"\npipeline on {source}: {s['fps']} fps over {s['frames']} frames (backends {s['backends']})")
+        for stage, p in s["latency_ms"].items():
+            click.echo(f"  {stage:16s} p50 {p.get('p50')} ms  p95 {p.get('p95')} ms")
+    if json_out:
+        Path(json_out).write_text(json.dumps(result, indent=2))

@@ -189,12 +189,12 @@ def _int8_with_fallback(role, fp32, dst, calib, cfg, ref, ref_score, evalset, to
     if gate["passed"]:
         return dst, gate, info
     ranking = layer_sensitivity(fp32, dst, calib[: min(8, len(calib))])
-    k = 1
-    while not gate["passed"] and k <= len(ranking):
+    k = 0
+    while not gate["passed"] and k < len(ranking):
+        k = min(max(1, 2 * k), len(ranking))  # 1, 2, 4, ... and finally every layer
         exclude = [name for name, _ in ranking[:k]]
         progress(f"[{role}] INT8 gate failed ({', '.join(gate['failures'])}); keeping {k} sensitive layer(s) in float")
         info = quantize_int8(fp32, dst, calib, method=cfg.calib_method, exclude=exclude, quantizer="onnxruntime")
         gate = _gate(role, dst, ref, ref_score, evalset, tol)
-        k *= 2
     info["sensitivity_top"] = ranking[:10]
     return dst, gate, info

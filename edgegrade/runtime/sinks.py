@@ -3,6 +3,7 @@ most the line being written), snapshots, an optional annotated video."""
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import cv2
@@ -25,21 +26,44 @@ def ensure_writable(folder: Path) -> Path:
 
 
 class JsonlLog:
+    """Each line is written and flushed at once (a crash of the process loses nothing); a
+    background thread fsyncs after every write, so a power cut loses at most the lines of
+    the last few milliseconds without an fsync (several ms) on the frame loop."""
+
     def __init__(self, path, fsync: bool = True):
         self.path = Path(path)
         ensure_writable(self.path.parent)
         self.f = open(self.path, "a", buffering=1)
-        self.fsync = fsync
+        self.dirty = threading.Event()
+        self.closing = False
+        self.syncer = threading.Thread(target=self._sync, daemon=True) if fsync else None
+        if self.syncer:
+            self.syncer.start()
+
+    def _sync(self):
+        while not self.closing:
+            if self.dirty.wait(0.5):
+                self.dirty.clear()
+                try:
+                    os.fsync(self.f.fileno())
+                except (OSError, ValueError):
+                    return
 
     def write(self, record: dict):
         self.f.write(json.dumps(record) + "\n")
         self.f.flush()
-        if self.fsync:
-            os.fsync(self.f.fileno())
+        self.dirty.set()
 
     def close(self):
-        if not self.f.closed:
-            self.f.close()
+        if self.f.closed:
+            return
+        self.closing = True
+        if self.syncer:
+            self.dirty.set()
+            self.syncer.join(timeout=2)
+        self.f.flush()
+        os.fsync(self.f.fileno())
+        self.f.close()
 
 
 class Snapshots:
