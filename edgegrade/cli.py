@@ -77,34 +77,49 @@ def data_import(fmt, src, out, images):
     click.echo(f"imported {n} annotated images into {out}")
 
 
+def training_options(func):
+    """Flags shared by `train` and `ablate` (each overrides a TrainConfig field)."""
+    options = [
+        click.option("--data", type=click.Path(exists=True, file_okay=False), help="Dataset folder; default: fresh synthetic data in OUT/data."),
+        click.option("--size", default=256, show_default=True, help="Model input side (multiple of 32)."),
+        click.option("--epochs", default=10, show_default=True, help="Epochs per phase."),
+        click.option("--batch", default=8, show_default=True),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+        click.option("--lr", default=1e-4, show_default=True, help="Phase 1 / end-to-end learning rate."),
+        click.option("--lr-finetune", default=1e-5, show_default=True, help="Phase 2 (frozen backbone) learning rate."),
+        click.option("--output-stride", type=click.Choice(["16", "8"]), default="16", show_default=True),
+        click.option("--amp", type=click.Choice(["auto", "bf16", "fp16", "off"]), default="auto", show_default=True),
+        click.option("--workers", default=2, show_default=True, help="Data loader worker processes."),
+        click.option("--seed", default=0, show_default=True),
+        click.option("--backbone-weights", type=click.Path(exists=True, dir_okay=False),
+                     help="torchvision resnet50 ImageNet state_dict file (nothing is downloaded)."),
+        click.option("--synth-n", default=160, show_default=True, help="Synthetic paired images when --data is absent."),
+        click.option("--synth-grade-only", default=80, show_default=True, help="Synthetic grade-only images."),
+        click.option("--max-steps", default=0, show_default=True, help="Cap on steps per epoch (0: all)."),
+        click.option("--no-plots", is_flag=True),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def train_config(no_plots, output_stride, **kw):
+    from edgegrade.train.config import TrainConfig
+
+    return TrainConfig(**kw, output_stride=int(output_stride), plots=not no_plots)
+
+
 @main.command()
-@click.option("--data", type=click.Path(exists=True, file_okay=False), help="Dataset folder; default: fresh synthetic data in OUT/data.")
+@training_options
 @click.option("--recipe", type=click.Choice(["dual", "decoupled", "s1", "mtl", "noinject", "regression", "deeplabv3plus"]),
               default="dual", show_default=True, help="dual: assistant (S1) + grader (MTL); decoupled: single model.")
 @click.option("--out", default="runs/train", show_default=True, type=click.Path(file_okay=False))
-@click.option("--size", default=256, show_default=True, help="Model input side (multiple of 32).")
-@click.option("--epochs", default=10, show_default=True, help="Epochs per phase.")
-@click.option("--batch", default=8, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--lr", default=1e-4, show_default=True, help="Phase 1 / end-to-end learning rate.")
-@click.option("--lr-finetune", default=1e-5, show_default=True, help="Phase 2 (frozen backbone) learning rate.")
-@click.option("--output-stride", type=click.Choice(["16", "8"]), default="16", show_default=True)
-@click.option("--amp", type=click.Choice(["auto", "bf16", "fp16", "off"]), default="auto", show_default=True)
-@click.option("--workers", default=2, show_default=True, help="Data loader worker processes.")
-@click.option("--seed", default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue a killed run from OUT/<phase>/last.pt.")
-@click.option("--backbone-weights", type=click.Path(exists=True, dir_okay=False),
-              help="torchvision resnet50 ImageNet state_dict file (nothing is downloaded).")
-@click.option("--synth-n", default=160, show_default=True, help="Synthetic paired images when --data is absent.")
-@click.option("--synth-grade-only", default=80, show_default=True, help="Synthetic grade-only images.")
-@click.option("--max-steps", default=0, show_default=True, help="Cap on steps per epoch (0: all).")
-@click.option("--no-plots", is_flag=True)
-def train(no_plots, output_stride, **kw):
+def train(**kw):
     """Train AttnRegDeepLab: OUT/assistant.pt + OUT/grader.pt (dual) or OUT/model.pt."""
-    from edgegrade.train.config import TrainConfig
     from edgegrade.train.run import train as run
 
-    results = run(TrainConfig(**kw, output_stride=int(output_stride), plots=not no_plots))
+    results = run(train_config(**kw))
     for role, r in results.items():
         t = r["test"]
         click.echo(f"{role}: {r['file']}  test Dice {t.get('dice', float('nan')):.3f}  "
@@ -264,3 +279,14 @@ def bench(bundle, source, frames, runs, threads, json_out):
             click.echo(f"  {stage:16s} p50 {p.get('p50')} ms  p95 {p.get('p95')} ms")
     if json_out:
         Path(json_out).write_text(json.dumps(result, indent=2))
+
+
+@main.command()
+@training_options
+@click.option("--out", default="runs/ablate", show_default=True, type=click.Path(file_okay=False))
+def ablate(out, **kw):
+    """Run the paper's Exp A-E on the data and write Table II (OUT/table2.md, .csv)."""
+    from edgegrade.train.ablate import ablate as run
+
+    run(train_config(**kw, out=out), out)
+    click.echo(Path(out, "table2.md").read_text())

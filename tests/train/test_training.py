@@ -105,3 +105,17 @@ def test_ddp_two_processes_on_gloo(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / "model.pt").is_file() and len(_rows(tmp_path)) == 1
+
+
+@pytest.mark.slow
+def test_ablate_writes_table_two(tmp_path):
+    from edgegrade.train.ablate import ablate
+
+    rows = ablate(tiny_train_config(tmp_path, synth_n=12, synth_grade_only=4, plots=False), tmp_path)
+    assert [r["exp"] for r in rows] == ["A", "B", "E", "C", "D"]
+    by = {r["exp"]: r for r in rows}
+    assert by["B"]["dice"] is None and by["B"]["mae_direct"] is not None  # regression-only: no mask
+    assert by["A"]["mae_direct"] is None and by["A"]["dice"] is not None
+    table = (tmp_path / "table2.md").read_text()
+    assert table.count("\n") == 7 and "| D | Frozen (decoupled)" in table
+    assert (tmp_path / "table2.csv").read_text().startswith("exp,strategy")
