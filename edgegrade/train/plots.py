@@ -13,20 +13,14 @@ from edgegrade.grading import GRADE_NAMES, GRADES, grade_index  # noqa: E402
 from edgegrade.metrics import confusion_matrix  # noqa: E402
 
 
-def _curves(ax_loss, ax_val, rows):
+def _plot_keys(ax, rows, keys, title):
     epochs = [int(r["epoch"]) for r in rows]
-    for key in ("loss", "seg", "reg", "cons"):
+    for key in keys:
         vals = [float(r[key]) if r.get(key) else np.nan for r in rows]
         if not np.all(np.isnan(vals)):
-            ax_loss.plot(epochs, vals, marker="o", label=key)
-    ax_loss.set(xlabel="epoch", title="training loss")
-    ax_loss.legend()
-    for key in ("dice", "mae_direct", "mae_mask", "grade_acc_direct"):
-        vals = [float(r[key]) if r.get(key) else np.nan for r in rows]
-        if not np.all(np.isnan(vals)):
-            ax_val.plot(epochs, vals, marker="o", label=key)
-    ax_val.set(xlabel="epoch", title="validation")
-    ax_val.legend()
+            ax.plot(epochs, vals, marker="o", label=key)
+    ax.set(xlabel="epoch", title=title)
+    ax.legend()
 
 
 def plot_phase(out: Path, phase: str, records: dict, spec) -> list[Path]:
@@ -36,7 +30,8 @@ def plot_phase(out: Path, phase: str, records: dict, spec) -> list[Path]:
     with open(out / "metrics.csv") as f:
         rows = [r for r in csv.DictReader(f) if r["phase"] == phase]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    _curves(*axes, rows)
+    _plot_keys(axes[0], rows, ("loss", "seg", "reg", "cons"), "training loss")
+    _plot_keys(axes[1], rows, ("dice", "mae_direct", "mae_mask", "grade_acc_direct"), "validation")
     written.append(_save(fig, pdir / f"{phase}_curves.png"))
 
     true = np.asarray(records["true"])
