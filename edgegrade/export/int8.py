@@ -37,7 +37,8 @@ def quantize_int8(src, dst, images: np.ndarray, *, method: str = "minmax", exclu
 
     with tempfile.TemporaryDirectory() as tmp:
         prepped = Path(tmp) / "prepped.onnx"
-        quant_pre_process(str(src), str(prepped), skip_symbolic_shape=True)
+        # no graph optimisation here: it renames nodes, and the fallback excludes layers by name
+        quant_pre_process(str(src), str(prepped), skip_optimization=True, skip_symbolic_shape=True)
         quantize_static(
             str(prepped), str(dst), _Reader(images, "image"), quant_format=QuantFormat.QDQ,
             per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
@@ -60,28 +61,34 @@ def _modelopt(src, dst, images, method):  # pragma: no cover - needs nvidia-mode
 
 
 def layer_sensitivity(fp32_path, int8_path, images: np.ndarray) -> list[tuple[str, float]]:
-    """Relative L2 error of every quantized Conv/Gemm output (int8 vs fp32) on a few images,
-    worst first. Used to pick the layers that stay in floating point when a gate fails."""
+    """How much error each quantized Conv/Gemm/MatMul adds by itself, worst first: the relative
+    L2 error (int8 vs fp32 graph) of its output minus that of its input. Errors accumulate
+    down the network, so the raw output error would blame the last layers for everything."""
     import onnx
     import onnxruntime as ort
 
-    def outputs_of(path):
-        model = onnx.load(str(path))
-        nodes = {n.name: n.output[0] for n in model.graph.node if n.op_type in ("Conv", "Gemm", "MatMul") and n.name}
-        known = {o.name for o in model.graph.output}
-        for tensor in nodes.values():
-            if tensor not in known:
-                model.graph.output.append(onnx.helper.make_empty_tensor_value_info(tensor))
-        sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-        names = list(nodes.values())
-        res = [sess.run(names, {"image": images[i:i + 1]}) for i in range(len(images))]
-        return nodes, {n: np.concatenate([r[k] for r in res]) for k, n in enumerate(names)}
+    fp32 = onnx.load(str(fp32_path))
+    layers = {n.name: (n.input[0], n.output[0]) for n in fp32.graph.node
+              if n.op_type in ("Conv", "Gemm", "MatMul") and n.name}
+    wanted = sorted({t for pair in layers.values() for t in pair})
 
-    ref_nodes, ref = outputs_of(fp32_path)
-    q_nodes, got = outputs_of(int8_path)
-    errors = []
-    for name, tensor in ref_nodes.items():
-        if name in q_nodes and q_nodes[name] in got:
-            a, b = ref[tensor], got[q_nodes[name]]
-            errors.append((name, float(np.linalg.norm(a - b) / (np.linalg.norm(a) + 1e-12))))
-    return sorted(errors, key=lambda e: -e[1])
+    def activations(model):
+        known = {o.name for o in model.graph.output}
+        available = {o for n in model.graph.node for o in n.output} | {i.name for i in model.graph.input}
+        names = [t for t in wanted if t in available]
+        for t in names:
+            if t not in known:
+                model.graph.output.append(onnx.helper.make_empty_tensor_value_info(t))
+        sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        runs = [sess.run(names, {"image": images[i:i + 1]}) for i in range(len(images))]
+        return {t: np.concatenate([r[k] for r in runs]) for k, t in enumerate(names)}
+
+    ref, got = activations(fp32), activations(onnx.load(str(int8_path)))
+
+    def err(t):
+        if t not in ref or t not in got:
+            return 0.0
+        return float(np.linalg.norm(ref[t] - got[t]) / (np.linalg.norm(ref[t]) + 1e-12))
+
+    added = [(name, err(out) - err(inp)) for name, (inp, out) in layers.items() if out in got]
+    return sorted(added, key=lambda e: -e[1])
