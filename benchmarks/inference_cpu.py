@@ -56,14 +56,16 @@ with tempfile.TemporaryDirectory() as tmp:
     export_onnx(model, fp32, size=a.size, metadata={})  # folds BatchNorm in place; ref was timed before
     to_fp16(fp32, Path(tmp) / "m16.onnx")
     calib = np.random.default_rng(1).standard_normal((a.calib, 3, a.size, a.size)).astype(np.float32)
-    quantize_int8(fp32, Path(tmp) / "m8.onnx", calib)
+    quantize_int8(fp32, Path(tmp) / "m8.onnx", calib, activations="s8")
+    quantize_int8(fp32, Path(tmp) / "m8u.onnx", calib, activations="u8")
     for name, f in (("onnxruntime fp32", fp32), ("onnxruntime fp16", Path(tmp) / "m16.onnx"),
-                    ("onnxruntime int8 (Q/DQ)", Path(tmp) / "m8.onnx")):
+                    ("onnxruntime int8 s8 (TensorRT)", Path(tmp) / "m8.onnx"),
+                    ("onnxruntime int8 u8 (CPU)", Path(tmp) / "m8u.onnx")):
         with OnnxRuntimeBackend(f, provider="cpu", threads=a.threads) as b:
             rows[name] = timed(lambda b=b: b.infer(x))
 base = rows["torch eager fp32"]
 print(f"AttnRegDeepLab, {a.size}x{a.size}, batch 1, {a.threads} CPU threads, median of {a.runs} runs")
 for k, v in rows.items():
-    print(f"  {k:26s} {v:8.1f} ms  {1000 / v:6.1f} img/s  x{base / v:.2f} vs torch")
+    print(f"  {k:32s} {v:8.1f} ms  {1000 / v:6.1f} img/s  x{base / v:.2f} vs torch")
 if a.json:
     Path(a.json).write_text(json.dumps({"size": a.size, "threads": a.threads, "ms": rows}, indent=2))

@@ -152,6 +152,8 @@ def evaluate(ckpt, data, split, json_out, device, batch):
 @click.option("--calib-n", default=200, show_default=True)
 @click.option("--calib-method", type=click.Choice(["minmax", "entropy", "percentile"]), default="minmax", show_default=True)
 @click.option("--quantizer", type=click.Choice(["auto", "onnxruntime", "modelopt"]), default="auto", show_default=True)
+@click.option("--int8-activations", type=click.Choice(["s8", "u8"]), default="s8", show_default=True,
+              help="s8: symmetric (TensorRT); u8: asymmetric, faster with ONNX Runtime on x86 CPUs without VNNI.")
 @click.option("--eval-n", default=64, show_default=True, help="Held-out images the gate runs on.")
 @click.option("--static-batch", is_flag=True, help="Fix the ONNX batch dimension to 1.")
 @click.option("--engine", is_flag=True, help="Also build TensorRT engines (needs tensorrt and a GPU).")
@@ -163,7 +165,7 @@ def evaluate(ckpt, data, split, json_out, device, batch):
 @click.option("--tol-dice", type=float, help="Max |dDice| (default fp16 0.002, int8 0.01).")
 @click.option("--tol-mae", type=float, help="Max |dMAE| (default fp16 0.001, int8 0.005).")
 @click.option("--tol-agreement", type=float, help="Min grade agreement (default 0.98).")
-def export(run_dir, out, precision, data, calib, calib_n, calib_method, quantizer, eval_n, static_batch, engine,
+def export(run_dir, out, precision, data, calib, calib_n, calib_method, quantizer, int8_activations, eval_n, static_batch, engine,
            engine_only, max_batch, workspace_mb, version_compatible, tol_dice, tol_mae, tol_agreement):
     """Export the trained modules to an accuracy-gated bundle (ONNX fp32/fp16/int8, TensorRT)."""
     if engine_only:
@@ -179,7 +181,7 @@ def export(run_dir, out, precision, data, calib, calib_n, calib_method, quantize
 
     tol = {k: v for k, v in (("ddice", tol_dice), ("dmae", tol_mae), ("agreement", tol_agreement)) if v is not None}
     cfg = ExportConfig(run=run_dir, out=out, precision=precision, data=data, calib=calib, calib_n=calib_n,
-                       calib_method=calib_method, quantizer=quantizer, eval_n=eval_n,
+                       calib_method=calib_method, quantizer=quantizer, int8_activations=int8_activations, eval_n=eval_n,
                        dynamic_batch=not static_batch, engine=engine, max_batch=max_batch,
                        workspace_mb=workspace_mb, version_compatible=version_compatible, tolerance=tol)
     export_bundle(cfg, progress=click.echo)

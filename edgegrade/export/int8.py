@@ -26,11 +26,14 @@ class _Reader:
 
 
 def quantize_int8(src, dst, images: np.ndarray, *, method: str = "minmax", exclude=(),
-                  quantizer: str = "auto") -> dict:
-    """Write dst with Q/DQ; returns what was done (quantizer, method, excluded nodes)."""
+                  quantizer: str = "auto", activations: str = "s8") -> dict:
+    """Write dst with Q/DQ; returns what was done (quantizer, method, excluded nodes).
+
+    activations "s8": symmetric signed (zero point 0), what TensorRT needs; "u8": asymmetric
+    unsigned, for ONNX Runtime on x86 CPUs without VNNI, where u8 x s8 kernels are the fast ones."""
     if quantizer == "auto":
         quantizer = "modelopt" if importlib.util.find_spec("modelopt") and not exclude else "onnxruntime"
-    if quantizer == "modelopt":
+    if quantizer == "modelopt" and activations == "s8":
         return _modelopt(src, dst, images, method)
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -41,14 +44,15 @@ def quantize_int8(src, dst, images: np.ndarray, *, method: str = "minmax", exclu
         quant_pre_process(str(src), str(prepped), skip_optimization=True, skip_symbolic_shape=True)
         quantize_static(
             str(prepped), str(dst), _Reader(images, "image"), quant_format=QuantFormat.QDQ,
-            per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+            per_channel=True, activation_type=QuantType.QInt8 if activations == "s8" else QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
             calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                               "percentile": CalibrationMethod.Percentile}[method],
             op_types_to_quantize=["Conv", "Gemm", "MatMul"], nodes_to_exclude=list(exclude),
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
+            extra_options={"ActivationSymmetric": activations == "s8", "WeightSymmetric": True,
                            "CalibMovingAverage": method == "minmax"},
         )
-    return {"quantizer": "onnxruntime", "method": method, "excluded": list(exclude)}
+    return {"quantizer": "onnxruntime", "method": method, "activations": activations, "excluded": list(exclude)}
 
 
 def _modelopt(src, dst, images, method):  # pragma: no cover - needs nvidia-modelopt
@@ -57,7 +61,7 @@ def _modelopt(src, dst, images, method):  # pragma: no cover - needs nvidia-mode
     quantize(onnx_path=str(src), quantize_mode="int8", calibration_data=images,
              calibration_method={"minmax": "max", "entropy": "entropy", "percentile": "max"}[method],
              output_path=str(dst))
-    return {"quantizer": "modelopt", "method": method, "excluded": []}
+    return {"quantizer": "modelopt", "method": method, "activations": "s8", "excluded": []}
 
 
 def layer_sensitivity(fp32_path, int8_path, images: np.ndarray) -> list[tuple[str, float]]:
