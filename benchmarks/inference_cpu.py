@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from edgegrade.export.fp16 import to_fp16
-from edgegrade.export.int8 import quantize_int8
+from edgegrade.export.int8 import prepare, quantize_int8
 from edgegrade.export.onnx_export import Deployable, export_onnx
 from edgegrade.runtime.backends import OnnxRuntimeBackend
 from edgegrade.train.model import build_model
@@ -56,8 +56,9 @@ with tempfile.TemporaryDirectory() as tmp:
     export_onnx(model, fp32, size=a.size, metadata={})  # folds BatchNorm in place; ref was timed before
     to_fp16(fp32, Path(tmp) / "m16.onnx")
     calib = np.random.default_rng(1).standard_normal((a.calib, 3, a.size, a.size)).astype(np.float32)
-    quantize_int8(fp32, Path(tmp) / "m8.onnx", calib, activations="s8")
-    quantize_int8(fp32, Path(tmp) / "m8u.onnx", calib, activations="u8")
+    prepared = prepare(fp32, Path(tmp) / "prepared.onnx")
+    quantize_int8(prepared, Path(tmp) / "m8.onnx", calib, activations="s8")
+    quantize_int8(prepared, Path(tmp) / "m8u.onnx", calib, activations="u8")
     for name, f in (("onnxruntime fp32", fp32), ("onnxruntime fp16", Path(tmp) / "m16.onnx"),
                     ("onnxruntime int8 s8 (TensorRT)", Path(tmp) / "m8.onnx"),
                     ("onnxruntime int8 u8 (CPU)", Path(tmp) / "m8u.onnx")):

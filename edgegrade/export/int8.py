@@ -4,7 +4,6 @@ builder expects). NVIDIA ModelOpt's ONNX quantizer is used when installed, else
 onnxruntime.quantization. TensorRT's implicit calibrators (removed in 11) are never used."""
 
 import importlib.util
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,33 +24,39 @@ class _Reader:
         pass
 
 
-def quantize_int8(src, dst, images: np.ndarray, *, method: str = "minmax", exclude=(),
+def prepare(src, dst) -> Path:
+    """onnxruntime's pre-processing (shape inference + basic graph optimisation). Its fused
+    graph quantizes into the fast QLinear kernels; quantize and rank layers on this graph,
+    since the optimisation renames nodes."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+    return Path(dst)
+
+
+def quantize_int8(prepared, dst, images: np.ndarray, *, method: str = "minmax", exclude=(),
                   quantizer: str = "auto", activations: str = "s8") -> dict:
-    """Write dst with Q/DQ; returns what was done (quantizer, method, excluded nodes).
+    """Write dst with Q/DQ from a `prepare`d graph; returns what was done (quantizer, method,
+    excluded nodes).
 
     activations "s8": symmetric signed (zero point 0), what TensorRT needs; "u8": asymmetric
     unsigned, for ONNX Runtime on x86 CPUs without VNNI, where u8 x s8 kernels are the fast ones."""
     if quantizer == "auto":
         quantizer = "modelopt" if importlib.util.find_spec("modelopt") and not exclude else "onnxruntime"
     if quantizer == "modelopt" and activations == "s8":
-        return _modelopt(src, dst, images, method)
+        return _modelopt(prepared, dst, images, method)
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    with tempfile.TemporaryDirectory() as tmp:
-        prepped = Path(tmp) / "prepped.onnx"
-        # no graph optimisation here: it renames nodes, and the fallback excludes layers by name
-        quant_pre_process(str(src), str(prepped), skip_optimization=True, skip_symbolic_shape=True)
-        quantize_static(
-            str(prepped), str(dst), _Reader(images, "image"), quant_format=QuantFormat.QDQ,
-            per_channel=True, activation_type=QuantType.QInt8 if activations == "s8" else QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
-                              "percentile": CalibrationMethod.Percentile}[method],
-            op_types_to_quantize=["Conv", "Gemm", "MatMul"], nodes_to_exclude=list(exclude),
-            extra_options={"ActivationSymmetric": activations == "s8", "WeightSymmetric": True,
-                           "CalibMovingAverage": method == "minmax"},
-        )
+    quantize_static(
+        str(prepared), str(dst), _Reader(images, "image"), quant_format=QuantFormat.QDQ,
+        per_channel=True, activation_type=QuantType.QInt8 if activations == "s8" else QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+                          "percentile": CalibrationMethod.Percentile}[method],
+        op_types_to_quantize=["Conv", "Gemm", "MatMul"], nodes_to_exclude=list(exclude),
+        extra_options={"ActivationSymmetric": activations == "s8", "WeightSymmetric": True,
+                       "CalibMovingAverage": method == "minmax"},
+    )
     return {"quantizer": "onnxruntime", "method": method, "activations": activations, "excluded": list(exclude)}
 
 
@@ -64,14 +69,14 @@ def _modelopt(src, dst, images, method):  # pragma: no cover - needs nvidia-mode
     return {"quantizer": "modelopt", "method": method, "activations": "s8", "excluded": []}
 
 
-def layer_sensitivity(fp32_path, int8_path, images: np.ndarray) -> list[tuple[str, float]]:
+def layer_sensitivity(prepared, int8_path, images: np.ndarray) -> list[tuple[str, float]]:
     """How much error each quantized Conv/Gemm/MatMul adds by itself, worst first: the relative
     L2 error (int8 vs fp32 graph) of its output minus that of its input. Errors accumulate
     down the network, so the raw output error would blame the last layers for everything."""
     import onnx
     import onnxruntime as ort
 
-    fp32 = onnx.load(str(fp32_path))
+    fp32 = onnx.load(str(prepared))
     layers = {n.name: (n.input[0], n.output[0]) for n in fp32.graph.node
               if n.op_type in ("Conv", "Gemm", "MatMul") and n.name}
     wanted = sorted({t for pair in layers.values() for t in pair})

@@ -182,24 +182,26 @@ def _gate(role, path, ref, ref_score, evalset, tol) -> dict:
 
 
 def _int8_with_fallback(role, fp32, dst, calib, cfg, ref, ref_score, evalset, tol, progress):
-    """Quantize; if the gate fails, keep the most sensitive layers (measured per layer) in
-    floating point, doubling how many, until it passes or nothing more can be excluded."""
-    from edgegrade.export.int8 import layer_sensitivity, quantize_int8
+    """Quantize; if the gate fails, keep the layers that add the most error (measured per
+    layer) in floating point, 1, 2, 4, ... and finally all of them, until the gate passes."""
+    import tempfile
 
-    progress(f"[{role}] INT8 calibration on {len(calib)} images ({cfg.calib_method})")
-    info = quantize_int8(fp32, dst, calib, method=cfg.calib_method, quantizer=cfg.quantizer,
-                         activations=cfg.int8_activations)
-    gate = _gate(role, dst, ref, ref_score, evalset, tol)
-    if gate["passed"]:
-        return dst, gate, info
-    ranking = layer_sensitivity(fp32, dst, calib[: min(8, len(calib))])
-    k = 0
-    while not gate["passed"] and k < len(ranking):
-        k = min(max(1, 2 * k), len(ranking))  # 1, 2, 4, ... and finally every layer
-        exclude = [name for name, _ in ranking[:k]]
-        progress(f"[{role}] INT8 gate failed ({', '.join(gate['failures'])}); keeping {k} sensitive layer(s) in float")
-        info = quantize_int8(fp32, dst, calib, method=cfg.calib_method, exclude=exclude, quantizer="onnxruntime",
-                             activations=cfg.int8_activations)
+    from edgegrade.export.int8 import layer_sensitivity, prepare, quantize_int8
+
+    progress(f"[{role}] INT8 calibration on {len(calib)} images ({cfg.calib_method}, {cfg.int8_activations})")
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = prepare(fp32, Path(tmp) / "prepared.onnx")
+        kw = dict(method=cfg.calib_method, activations=cfg.int8_activations)
+        info = quantize_int8(prepared, dst, calib, quantizer=cfg.quantizer, **kw)
         gate = _gate(role, dst, ref, ref_score, evalset, tol)
+        if gate["passed"]:
+            return dst, gate, info
+        ranking = layer_sensitivity(prepared, dst, calib[: min(8, len(calib))])
+        k = 0
+        while not gate["passed"] and k < len(ranking):
+            k = min(max(1, 2 * k), len(ranking))
+            progress(f"[{role}] INT8 gate failed ({', '.join(gate['failures'])}); keeping {k} layer(s) in float")
+            info = quantize_int8(prepared, dst, calib, exclude=[n for n, _ in ranking[:k]], quantizer="onnxruntime", **kw)
+            gate = _gate(role, dst, ref, ref_score, evalset, tol)
     info["sensitivity_top"] = ranking[:10]
     return dst, gate, info
