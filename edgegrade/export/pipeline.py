@@ -139,7 +139,7 @@ def export_bundle(cfg: ExportConfig, progress=print) -> dict:
                 engines[cfg.precision] = epath
             report["modules"][role] = mod_report
             manifest_modules[role] = {
-                "role": role, "source_checkpoint": str(modules[role]), "source_sha256": sha256(modules[role]),
+                "role": role, "source_checkpoint": str(modules[role].resolve()), "source_sha256": sha256(modules[role]),
                 "model_config": state["model_config"], "outputs": names, "input": "image",
                 "artifacts": {p: {**file_entry(tmp, f), "precision": p} for p, f in artifacts.items()},
                 "engines": {p: file_entry(tmp, f) for p, f in engines.items()},
