@@ -162,8 +162,10 @@ def train(cfg: TrainConfig) -> dict:
     data_root = prepare_data(cfg, out, is_main)
     ds = datasets.load(data_root, require_paired=needs_masks)
     splits = datasets.split_by_embryo(ds.samples, cfg.val_fraction, cfg.test_fraction, cfg.seed)
-    if not splits["train"] or not splits["val"]:
-        raise EdgegradeError(f"{data_root}: too few embryos for a train/val split ({len(ds.samples)} images)")
+    if len(splits["train"]) < 2 or not splits["val"]:
+        # BatchNorm (and the ASPP image pooling) needs two images in a training batch
+        raise EdgegradeError(f"{data_root}: too few embryos for a train/val split ({len(ds.samples)} images; "
+                             "need at least 2 for training and 1 for validation)")
     spec = PreprocessSpec(size=cfg.size)
     loaders = {
         "train": make_loader(splits["train"], spec, cfg, train=True, device=device, distributed=world > 1),
