@@ -48,7 +48,7 @@ def open_window(headless: bool, warn) -> bool:
         warn("no display found: running headless (results go to the log and snapshots)")
         return False
     try:
-        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         return True
     except cv2.error:
         warn("this OpenCV build has no GUI support (opencv-python-headless?): running headless")
@@ -117,6 +117,9 @@ def watch(cfg: WatchConfig, echo=print) -> dict:
                 if video:
                     video.write(overlay)
                 if window:
+                    if frames == 0:  # open at the frame's size, up to 1280 px wide
+                        scale = min(1.0, 1280 / overlay.shape[1])
+                        cv2.resizeWindow(WINDOW, int(overlay.shape[1] * scale), int(overlay.shape[0] * scale))
                     cv2.imshow(WINDOW, overlay)
                     key = cv2.waitKey(1) & 0xFF
                     if key == ord("s"):
@@ -139,7 +142,7 @@ def watch(cfg: WatchConfig, echo=print) -> dict:
             "final_mask_ratio": last.mask_ratio if last else None, "grades": dict(grades),
             "latency_ms": {"result": percentiles(latencies), **{k: percentiles(v) for k, v in stages.items()}},
             "decode_errors": source.decode_errors, "dropped_frames": source.dropped,
-            "snapshots": snaps.count, "log": str(log.path), "backends": pipe.backend_names,
+            "snapshots": snaps.count, "log": str(log.path), "backends": pipe.backend_names, "window": window,
             "stopped_by_signal": flag.stop, "config": asdict(cfg),
         }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
