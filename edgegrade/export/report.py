@@ -12,7 +12,7 @@ def write_markdown(path: Path, manifest: dict, report: dict, bundle: Path) -> No
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda v, f="{:.4f}": "-" if v is None else f.format(v)  # noqa: E731
     for role, mod in report["modules"].items():
-        for prec, g in mod["artifacts"].items():
+        for g in mod["artifacts"].values():
             lines.append(f"| {role} | {g['file']} | {g['mb']:.1f} | {fmt(g.get('dice'))} | {fmt(g.get('ddice'))} | "
                          f"{fmt(g.get('mae'))} | {fmt(g.get('dmae'))} | {fmt(g.get('grade_agreement'), '{:.3f}')} | "
                          f"{fmt(g.get('max_abs_ratio'), '{:.2e}')} | {g['ms_per_image_ort_cpu']:.1f} | "

@@ -19,6 +19,10 @@ EXPERIMENTS = [  # id, recipe, what the paper calls it, loss setting
 PAPER = {"A": (0.729, None), "B": (None, 0.051), "E": (0.678, 0.053), "C": (0.716, 0.046), "D": (0.729, 0.049)}
 
 
+def _get(metrics: dict, key: str):
+    return None if key not in metrics else round(metrics[key], 4)
+
+
 def ablate(base: TrainConfig, out) -> list[dict]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -34,10 +38,9 @@ def ablate(base: TrainConfig, out) -> list[dict]:
         run = out / f"exp_{exp}_{recipe}"
         results = train(replace(base, recipe=recipe, out=str(run), data=data))
         test = results["model"]["test"]
-        fmt = lambda k: None if k not in test else round(test[k], 4)  # noqa: E731
-        rows.append({"exp": exp, "strategy": name, "recipe": recipe, "loss": losses, "dice": fmt("dice"),
-                     "mae_direct": None if recipe == "s1" else fmt("mae_direct"),
-                     "mae_mask": fmt("mae_mask"), "paper_dice": PAPER[exp][0], "paper_mae": PAPER[exp][1]})
+        rows.append({"exp": exp, "strategy": name, "recipe": recipe, "loss": losses, "dice": _get(test, "dice"),
+                     "mae_direct": None if recipe == "s1" else _get(test, "mae_direct"),
+                     "mae_mask": _get(test, "mae_mask"), "paper_dice": PAPER[exp][0], "paper_mae": PAPER[exp][1]})
     with open(out / "table2.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -12,8 +12,8 @@ from click.testing import CliRunner  # noqa: E402
 
 from edgegrade.bundle import read_manifest  # noqa: E402
 from edgegrade.cli import main  # noqa: E402
-from edgegrade.errors import EdgegradeError, GateFailed  # noqa: E402
-from edgegrade.export.onnx_export import Deployable, export_onnx, fold_batchnorm  # noqa: E402
+from edgegrade.errors import EdgegradeError  # noqa: E402
+from edgegrade.export.onnx_export import export_onnx, fold_batchnorm  # noqa: E402
 from edgegrade.export.pipeline import ExportConfig, export_bundle  # noqa: E402
 from edgegrade.train.model import build_model  # noqa: E402
 
