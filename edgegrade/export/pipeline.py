@@ -53,7 +53,9 @@ def find_modules(run: Path) -> dict[str, Path]:
 
 
 def held_out(cfg: ExportConfig, run: Path, spec: PreprocessSpec, train_cfg: dict):
-    """Images for the gate and for calibration, never the same ones when the run's data is used."""
+    """Images for the gate, and for INT8 calibration: --calib, else the run's training split
+    (never the gate's images), else --data."""
+    train_split = None
     if cfg.data:
         evalset = load_evalset(datasets.load(cfg.data).samples, spec, cfg.eval_n)
     else:
@@ -61,13 +63,16 @@ def held_out(cfg: ExportConfig, run: Path, spec: PreprocessSpec, train_cfg: dict
         ds = datasets.load(root)
         splits = datasets.split_by_embryo(ds.samples, train_cfg["val_fraction"], train_cfg["test_fraction"], train_cfg["seed"])
         evalset = load_evalset(splits["val"] + splits["test"], spec, cfg.eval_n)
-        if not cfg.calib:
-            cal = load_evalset(splits["train"], spec, cfg.calib_n).inputs
-            return evalset, cal
+        train_split = splits["train"]
     if len(evalset) == 0:
         raise EdgegradeError("no held-out images for the accuracy gate (--data)")
-    calib = cfg.calib or cfg.data
-    return evalset, load_images(calib, spec, cfg.calib_n) if cfg.precision == "int8" else None
+    if cfg.precision != "int8":
+        return evalset, None
+    if cfg.calib:
+        return evalset, load_images(cfg.calib, spec, cfg.calib_n)
+    if train_split:
+        return evalset, load_evalset(train_split, spec, cfg.calib_n).inputs
+    return evalset, load_images(cfg.data, spec, cfg.calib_n)
 
 
 def export_bundle(cfg: ExportConfig, progress=print) -> dict:
