@@ -87,6 +87,8 @@ def training_options(func):
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option("--lr", default=1e-4, show_default=True, help="Phase 1 / end-to-end learning rate."),
         click.option("--lr-finetune", default=1e-5, show_default=True, help="Phase 2 (frozen backbone) learning rate."),
+        click.option("--schedule", type=click.Choice(["constant", "poly"]), default="constant", show_default=True,
+                     help="Learning-rate schedule per step (DeepLab's poly decay, power 0.9)."),
         click.option("--output-stride", type=click.Choice(["16", "8"]), default="16", show_default=True),
         click.option("--amp", type=click.Choice(["auto", "bf16", "fp16", "off"]), default="auto", show_default=True),
         click.option("--workers", default=2, show_default=True, help="Data loader worker processes."),

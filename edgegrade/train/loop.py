@@ -33,8 +33,14 @@ def set_train_mode(model, freeze: bool):
                 part.eval()
 
 
+def poly_lr(base: float, done: int, total: int, power: float = 0.9) -> float:
+    """DeepLab's poly schedule; a pure function of the step, so --resume needs no state."""
+    return base * (1 - min(done, total - 1) / total) ** power
+
+
 def train_one_epoch(model, loader, optimizer, weights, device, amp, scaler, *, freeze=False,
-                    max_steps=0, desc="train", show=True) -> dict:
+                    max_steps=0, desc="train", show=True, schedule=None) -> dict:
+    """schedule: step index within the epoch -> learning rate (None keeps it constant)."""
     set_train_mode(model, freeze)
     sums, n_batches, n_images, start = {}, 0, 0, time.perf_counter()
     bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=not show,
@@ -42,6 +48,9 @@ def train_one_epoch(model, loader, optimizer, weights, device, amp, scaler, *, f
     for step, batch in enumerate(bar):
         if max_steps and step >= max_steps:
             break
+        if schedule is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = schedule(step)
         batch = to_device(batch, device)
         image = batch["image"]
         if device.type == "cuda":

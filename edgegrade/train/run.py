@@ -19,7 +19,7 @@ from edgegrade.preprocess import PreprocessSpec
 from edgegrade.train import checkpoint
 from edgegrade.train.config import RECIPES, Phase, TrainConfig
 from edgegrade.train.data import EmbryoDataset
-from edgegrade.train.loop import MetricsLog, check_finite, evaluate, score, train_one_epoch
+from edgegrade.train.loop import MetricsLog, check_finite, evaluate, poly_lr, score, train_one_epoch
 from edgegrade.train.model import ModelConfig, build_model
 from edgegrade.train.resnet import load_torchvision_weights
 
@@ -113,8 +113,12 @@ def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, 
         if hasattr(loaders["train"].sampler, "set_epoch"):
             loaders["train"].sampler.set_epoch(epoch)
         t0 = time.perf_counter()
+        steps = min(len(loaders["train"]), cfg.max_steps) if cfg.max_steps else len(loaders["train"])
+        base_lr = getattr(cfg, phase.lr_key)
+        schedule = None if cfg.schedule == "constant" else (
+            lambda i, e=epoch: poly_lr(base_lr, (e - 1) * steps + i, cfg.epochs * steps))
         losses = train_one_epoch(model, loaders["train"], optimizer, phase.weights, device, amp, scaler,
-                                 freeze=phase.freeze, max_steps=cfg.max_steps,
+                                 freeze=phase.freeze, max_steps=cfg.max_steps, schedule=schedule,
                                  desc=f"{phase.name} {epoch}/{cfg.epochs}", show=is_main)
         check_finite(losses, phase.name, epoch, last)
         if not is_main:

@@ -119,3 +119,16 @@ def test_ablate_writes_table_two(tmp_path):
     table = (tmp_path / "table2.md").read_text()
     assert table.count("\n") == 7 and "| D | Frozen (decoupled)" in table
     assert (tmp_path / "table2.csv").read_text().startswith("exp,strategy")
+
+
+def test_poly_schedule_is_a_function_of_the_step():
+    from edgegrade.train.loop import poly_lr
+
+    assert poly_lr(1e-3, 0, 10) == pytest.approx(1e-3)
+    assert poly_lr(1e-3, 5, 10) == pytest.approx(1e-3 * 0.5 ** 0.9)
+    assert 0 < poly_lr(1e-3, 10, 10) < poly_lr(1e-3, 9, 10)  # never exactly zero
+
+
+def test_poly_schedule_trains(tmp_path):
+    train(tiny_train_config(tmp_path, recipe="s1", synth_n=12, synth_grade_only=0, schedule="poly", plots=False))
+    assert checkpoint.load(tmp_path / "model.pt")["train_config"]["schedule"] == "poly"
