@@ -11,6 +11,7 @@ Hoffman-like relief, defocus and noise. Everything is drawn from one seeded gene
 
 import csv
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -35,6 +36,13 @@ def _ellipse(layer, centre, axes, angle, value, thickness=-1):
                 float(angle), 0, 360, value, thickness, cv2.LINE_AA if thickness > 0 else cv2.LINE_8, 4)
 
 
+@lru_cache(maxsize=8)
+def _grid(size: int):
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    yy.flags.writeable = xx.flags.writeable = False
+    return yy, xx
+
+
 def _in_disc(rng, centre, radius):
     r, t = radius * np.sqrt(rng.random()), rng.random() * 2 * np.pi
     return centre[0] + r * np.cos(t), centre[1] + r * np.sin(t)
@@ -48,7 +56,7 @@ def _target_ratio(rng, grade: str | None) -> float:
 
 def render_embryo(rng: np.random.Generator, size: int = 256, grade: str | None = None) -> Rendered:
     s = float(size)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    yy, xx = _grid(size)
 
     # Well: bright rim just inside its edge, dark beyond (the EmbryoScope look).
     wc = (s * rng.uniform(0.3, 0.7), s * rng.uniform(0.35, 0.65))
@@ -60,15 +68,16 @@ def render_embryo(rng: np.random.Generator, size: int = 256, grade: str | None =
     img = medium + rim - outside * (medium - rng.uniform(15, 50))
 
     # Embryo: zona pellucida ring, off-centre inside the well.
-    zr = s * rng.uniform(0.22, 0.31)
+    zr = s * rng.uniform(0.24, 0.33)
     off = rng.uniform(0, max(0.0, wr - zr - 0.06 * s) * 0.8)
     ang = rng.uniform(0, 2 * np.pi)
     ec = (wc[0] + off * np.cos(ang), wc[1] + off * np.sin(ang))
     zt = zr * rng.uniform(0.07, 0.11)  # zona thickness
     dz = np.hypot(xx - ec[0], yy - ec[1])
-    zona = np.exp(-((dz - zr + zt / 2) / (zt / 2)) ** 4)
-    img += zona * rng.uniform(-12, 12) - np.exp(-((dz - zr) / 1.2) ** 2) * 25 \
-        - np.exp(-((dz - zr + zt) / 1.2) ** 2) * 15
+    zbox = (slice(max(0, int(ec[1] - zr) - 3), int(ec[1] + zr) + 4), slice(max(0, int(ec[0] - zr) - 3), int(ec[0] + zr) + 4))
+    d = dz[zbox]  # the ring's terms vanish outside the zona's box
+    img[zbox] += np.exp(-((d - zr + zt / 2) / (zt / 2)) ** 4) * rng.uniform(-12, 12) \
+        - np.exp(-((d - zr) / 1.2) ** 2) * 25 - np.exp(-((d - zr + zt) / 1.2) ** 2) * 15
     inner = zr - zt
 
     target = _target_ratio(rng, grade)
@@ -78,7 +87,7 @@ def render_embryo(rng: np.random.Generator, size: int = 256, grade: str | None =
 
     # Blastomeres: fewer, smaller cells when the embryo is heavily fragmented.
     n_cells = int(rng.integers(2, 9))
-    cell_r = inner * np.sqrt(0.8 / n_cells) * (1.0 - 0.55 * target) * rng.uniform(0.9, 1.1)
+    cell_r = inner * np.sqrt(0.9 / n_cells) * (1.0 - 0.55 * target) * rng.uniform(0.9, 1.1)
     for _ in range(n_cells):
         c = _in_disc(rng, ec, max(1.0, inner - cell_r * 1.05))
         axes = (cell_r * rng.uniform(0.85, 1.15), cell_r * rng.uniform(0.8, 1.05))
@@ -91,21 +100,23 @@ def render_embryo(rng: np.random.Generator, size: int = 256, grade: str | None =
         if rng.random() < 0.25:  # vacuole: a bright, sharp spot that is not a fragment
             _ellipse(light, _in_disc(rng, c, cell_r * 0.5), (cell_r * rng.uniform(0.08, 0.16),) * 2, 0, 1.0)
 
-    # Fragments until the target ratio is reached; they may sit over cells (fragments win).
-    frag_scale = inner * (0.05 + 0.10 * target)
-    cells = label == CELL
-    embryo_px = max(1, int(np.count_nonzero(cells)))
+    # Fragments until the target ratio is reached, in a few clusters as in real embryos, some
+    # scattered; they may sit over cells (fragments win).
+    frag_scale = inner * (0.06 + 0.12 * target)
+    clusters = [_in_disc(rng, ec, inner * 0.8) for _ in range(int(rng.integers(1, 5)))]
     for i in range(600):
-        c = _in_disc(rng, ec, inner * 0.95)
+        if rng.random() < 0.7:
+            c = _in_disc(rng, clusters[i % len(clusters)], inner * rng.uniform(0.12, 0.35))
+        else:
+            c = _in_disc(rng, ec, inner * 0.95)
         r = frag_scale * rng.uniform(0.35, 1.0)
         axes, a = (r, r * rng.uniform(0.6, 1.0)), rng.uniform(0, 180)
         _ellipse(label, c, axes, a, FRAGMENT)
         _ellipse(edges, c, axes, a, 0.0)
         _ellipse(edges, c, axes, a, 0.9, thickness=1)
         if i % 4 == 3:
-            frag = np.count_nonzero(label == FRAGMENT)
-            embryo_px = np.count_nonzero(label)
-            if frag / embryo_px >= target:
+            inside = label[zbox]  # everything drawn so far lies within the zona's box
+            if np.count_nonzero(inside == FRAGMENT) >= target * np.count_nonzero(inside):
                 break
     label[dz > inner] = 0  # nothing leaks into the zona
 
@@ -119,7 +130,16 @@ def render_embryo(rng: np.random.Generator, size: int = 256, grade: str | None =
             _ellipse(debris, _in_disc(rng, dc, 0.05 * s), (rng.uniform(0.006, 0.02) * s,) * 2, 0, 1.0)
 
     # Texture: granular cytoplasm from one noise field; fragments are finer and brighter.
-    grain = cv2.GaussianBlur(rng.standard_normal((size, size)).astype(np.float32), (0, 0), 0.8)
+    grain = cv2.GaussianBlur(rng.standard_normal((size, size), dtype=np.float32), (0, 0), 0.8)
+    # Cumulus remnants: a grainy, patchy halo just outside the zona (label 0).
+    reach = zr * rng.uniform(1.1, 1.3)
+    lobes, phase = rng.integers(1, 4), rng.uniform(0, 6.3)
+    y0, y1 = max(0, int(ec[1] - reach)), min(size, int(ec[1] + reach) + 1)  # only near the zona
+    x0, x1 = max(0, int(ec[0] - reach)), min(size, int(ec[0] + reach) + 1)
+    box = (slice(y0, y1), slice(x0, x1))
+    patch = np.cos(np.arctan2(yy[box] - ec[1], xx[box] - ec[0]) * lobes + phase)
+    halo = np.clip((reach - dz[box]) / (0.03 * s), 0, 1) * (dz[box] > zr) * np.clip(patch + 0.3, 0, 1)
+    img[box] += halo * (grain[box] * 16 - 6)
     cyto = label == CELL
     img[cyto] = img[cyto] * 0.8 + grain[cyto] * 16 + 6
     fr = label == FRAGMENT
@@ -138,7 +158,7 @@ def render_embryo(rng: np.random.Generator, size: int = 256, grade: str | None =
     sigma = rng.uniform(0.0, 1.0)
     if sigma > 0.3:
         img = cv2.GaussianBlur(img, (0, 0), sigma)
-    img += rng.standard_normal((size, size)).astype(np.float32) * rng.uniform(1.5, 4.0)
+    img += rng.standard_normal((size, size), dtype=np.float32) * rng.uniform(1.5, 4.0)
     out = np.clip(img, 0, 255).astype(np.uint8)
     _stamp(out, rng, s)
     box = (int(ec[0] - zr), int(ec[1] - zr), int(2 * zr), int(2 * zr))
