@@ -87,6 +87,8 @@ def training_options(func):
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option("--lr", default=1e-4, show_default=True, help="Phase 1 / end-to-end learning rate."),
         click.option("--lr-finetune", default=1e-5, show_default=True, help="Phase 2 (frozen backbone) learning rate."),
+        click.option("--precise-bn", default=0, show_default=True,
+                     help="Batches to recompute BatchNorm statistics on before each validation (0: off)."),
         click.option("--schedule", type=click.Choice(["constant", "poly"]), default="constant", show_default=True,
                      help="Learning-rate schedule per step (DeepLab's poly decay, power 0.9)."),
         click.option("--output-stride", type=click.Choice(["16", "8"]), default="16", show_default=True),

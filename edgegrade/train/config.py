@@ -17,6 +17,7 @@ class TrainConfig:
     lr: float = 1e-4  # phase 1 / end-to-end (paper IV-A)
     lr_finetune: float = 1e-5  # phase 2, frozen backbone (paper IV-A)
     weight_decay: float = 1e-4
+    precise_bn: int = 0  # batches to recompute BatchNorm statistics on before each validation (0: off)
     schedule: str = "constant"  # or "poly": DeepLab's decay per step
     output_stride: int = 16
     seed: int = 0

@@ -78,6 +78,32 @@ def train_one_epoch(model, loader, optimizer, weights, device, amp, scaler, *, f
 
 
 @torch.no_grad()
+def recalibrate_batchnorm(model, loader, device, amp="off", batches: int = 16) -> None:
+    """Recompute BatchNorm running statistics as plain averages over a few training batches
+    with the current weights ("precise BN"). With few steps and a high learning rate the
+    momentum averages lag the weights, and eval-mode outputs drift from train-mode ones."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    saved = [(m.momentum, m.training) for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average
+        m.train()
+    for i, batch in enumerate(loader):
+        if i >= batches:
+            break
+        image = batch["image"].to(device, non_blocking=True)
+        if device.type == "cuda":
+            image = image.contiguous(memory_format=torch.channels_last)
+        with autocast(device, amp):
+            model(image)
+    for m, (momentum, training) in zip(bns, saved):
+        m.momentum = momentum
+        m.train(training)
+
+
+@torch.no_grad()
 def evaluate(model, loader, device, amp="off", keep=0) -> tuple[dict, dict]:
     """Validation metrics (Dice on the fragment channel) plus per-sample records for plots;
     `keep` samples are kept whole (image, truth, prediction) for overlays."""

@@ -19,7 +19,8 @@ from edgegrade.preprocess import PreprocessSpec
 from edgegrade.train import checkpoint
 from edgegrade.train.config import RECIPES, Phase, TrainConfig
 from edgegrade.train.data import EmbryoDataset
-from edgegrade.train.loop import MetricsLog, check_finite, evaluate, poly_lr, score, train_one_epoch
+from edgegrade.train.loop import (MetricsLog, check_finite, evaluate, poly_lr, recalibrate_batchnorm, score,
+                                  train_one_epoch)
 from edgegrade.train.model import ModelConfig, build_model
 from edgegrade.train.resnet import load_torchvision_weights
 
@@ -125,7 +126,10 @@ def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, 
             torch.distributed.barrier()
             continue
         # the bare module: a DDP forward would broadcast buffers, a collective only rank 0 joins
-        val, _ = evaluate(getattr(model, "module", model), loaders["val"], device, amp)
+        bare = getattr(model, "module", model)
+        if cfg.precise_bn and not phase.freeze:  # frozen BatchNorm keeps phase 1's statistics
+            recalibrate_batchnorm(bare, loaders["train"], device, amp, cfg.precise_bn)
+        val, _ = evaluate(bare, loaders["val"], device, amp)
         current = score(val, phase.select)
         improved = not (current <= best_score)  # NaN (e.g. no validation masks) counts as better
         best_score = current if improved and current == current else best_score

@@ -132,3 +132,17 @@ def test_poly_schedule_is_a_function_of_the_step():
 def test_poly_schedule_trains(tmp_path):
     train(tiny_train_config(tmp_path, recipe="s1", synth_n=12, synth_grade_only=0, schedule="poly", plots=False))
     assert checkpoint.load(tmp_path / "model.pt")["train_config"]["schedule"] == "poly"
+
+
+def test_precise_batchnorm_uses_plain_averages_of_the_current_weights():
+    from edgegrade.train.loop import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4)).eval()
+    batches = [{"image": torch.randn(2, 3, 5, 5) + i} for i in range(3)]
+    recalibrate_batchnorm(model, batches, torch.device("cpu"), batches=2)
+    with torch.no_grad():
+        feats = torch.cat([model[0](b["image"]) for b in batches[:2]])
+    bn = model[1]
+    assert torch.allclose(bn.running_mean, feats.mean((0, 2, 3)), atol=1e-5)  # the third batch is not used
+    assert bn.momentum == 0.1 and not bn.training  # restored
