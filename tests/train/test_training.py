@@ -146,3 +146,10 @@ def test_precise_batchnorm_uses_plain_averages_of_the_current_weights():
     bn = model[1]
     assert torch.allclose(bn.running_mean, feats.mean((0, 2, 3)), atol=1e-5)  # the third batch is not used
     assert bn.momentum == 0.1 and not bn.training  # restored
+
+
+def test_training_with_precise_batchnorm(tmp_path):
+    train(tiny_train_config(tmp_path, recipe="decoupled", synth_n=12, synth_grade_only=0, precise_bn=2, plots=False))
+    s1, final = checkpoint.load(tmp_path / "s1" / "best.pt"), checkpoint.load(tmp_path / "model.pt")
+    # phase 2 is frozen: its BatchNorm statistics are not recomputed
+    assert torch.equal(s1["model"]["backbone.bn1.running_mean"], final["model"]["backbone.bn1.running_mean"])
