@@ -4,7 +4,7 @@ regression head that feed the ratio."""
 
 from pathlib import Path
 
-KEEP_FP32_OPS = ["Sigmoid", "ReduceMean", "GlobalAveragePool", "Gemm", "MatMul"]
+KEEP_FP32_OPS = ["Sigmoid", "ReduceMean", "GlobalAveragePool", "Gemm", "MatMul", "LayerNormalization"]
 
 
 def to_fp16(src, dst) -> Path:

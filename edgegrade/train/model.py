@@ -71,9 +71,13 @@ class Decoder(nn.Module):
 
 
 class RegressionHead(nn.Module):
+    """The LayerNorm keeps V_reg's scale bounded: injected into the classifier, V_reg also
+    receives segmentation gradients, which otherwise grow it until the ratio's sigmoid
+    saturates and L1 stops teaching the head (seen in short CPU runs)."""
+
     def __init__(self, cin=1024 + 2048, hidden=2048):
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(cin, hidden), nn.ReLU(inplace=True), nn.Dropout(0.2))
+        self.mlp = nn.Sequential(nn.Linear(cin, hidden), nn.LayerNorm(hidden), nn.ReLU(inplace=True), nn.Dropout(0.2))
         self.out = nn.Linear(hidden, 1)
 
     def forward(self, f3, f4):
