@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from edgegrade.errors import EdgegradeError
+from edgegrade.imageio import atomic_write_bytes
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -30,9 +31,7 @@ def file_entry(bundle: Path, path: Path) -> dict:
 
 
 def write_manifest(bundle: Path, manifest: dict) -> None:
-    tmp = bundle / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, bundle / MANIFEST)
+    atomic_write_bytes(bundle / MANIFEST, json.dumps(manifest, indent=2).encode())
 
 
 def read_manifest(bundle, check_hashes: bool = True) -> dict:

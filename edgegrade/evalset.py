@@ -9,20 +9,23 @@ import numpy as np
 from edgegrade.datasets import Sample
 from edgegrade.grading import FRAGMENT, fragment_ratio
 from edgegrade.imageio import is_image, read_image, read_label_map
-from edgegrade.preprocess import Normaliser, PreprocessSpec, letterbox, to_uint8_rgb
+from edgegrade.preprocess import Normaliser, PreprocessSpec, letterbox, preprocess, to_uint8_rgb
+
+
+def to_model_space(image: np.ndarray, label: np.ndarray | None, spec: PreprocessSpec):
+    """An image (and its label map) letterboxed to the model size: (RGB uint8, label or None)."""
+    boxed, _ = letterbox(image, spec.size, spec.pad_value)
+    rgb = to_uint8_rgb(boxed, spec.channel_order)
+    return rgb, None if label is None else letterbox(label, spec.size, 0, cv2.INTER_NEAREST)[0]
 
 
 def load_pair(sample: Sample, spec: PreprocessSpec):
     """-> (letterboxed RGB uint8, letterboxed label map or None, ratio or None). The ratio of a
     paired sample is read off the full-resolution label map."""
     image = read_image(sample.image)
-    boxed, _ = letterbox(image, spec.size, spec.pad_value)
-    rgb = to_uint8_rgb(boxed, spec.channel_order)
-    if not sample.paired:
-        return rgb, None, sample.ratio
-    full = read_label_map(sample.mask, image.shape)
-    label, _ = letterbox(full, spec.size, 0, cv2.INTER_NEAREST)
-    return rgb, label, fragment_ratio(full)
+    full = read_label_map(sample.mask, image.shape) if sample.paired else None
+    rgb, label = to_model_space(image, full, spec)
+    return rgb, label, sample.ratio if full is None else fragment_ratio(full)
 
 
 @dataclass
@@ -63,8 +66,4 @@ def load_images(folder, spec: PreprocessSpec, limit: int) -> np.ndarray:
     if not paths:
         raise DataError(f"{folder}: no images to calibrate on")
     norm = Normaliser(spec)
-    out = []
-    for p in paths:
-        boxed, _ = letterbox(read_image(p), spec.size, spec.pad_value)
-        out.append(norm(to_uint8_rgb(boxed, spec.channel_order)))
-    return np.stack(out)
+    return np.stack([preprocess(read_image(p), spec, norm)[0] for p in paths])

@@ -9,25 +9,22 @@ import numpy as np
 from edgegrade import datasets
 from edgegrade.bundle import file_entry, read_manifest, write_manifest
 from edgegrade.errors import GateFailed
-from edgegrade.evalset import EvalSet, load_evalset
+from edgegrade.evalset import EvalSet, load_evalset, to_model_space
 from edgegrade.export.verify import DEFAULT_TOLERANCE, Tolerance, compare, run_outputs, score
 from edgegrade.grading import FRAGMENT
-from edgegrade.preprocess import Normaliser, PreprocessSpec, letterbox, to_uint8_rgb
+from edgegrade.preprocess import Normaliser, PreprocessSpec
 from edgegrade.runtime.backends import open_backend
 
 
 def synthetic_evalset(spec: PreprocessSpec, n: int = 32, seed: int = 12345) -> EvalSet:
     """Fresh synthetic held-out embryos when no --data is given."""
-    import cv2
-
     from edgegrade.synth import render_embryo
 
     norm, inputs, frags, ratios = Normaliser(spec), [], [], []
     for i in range(n):
         r = render_embryo(np.random.default_rng([seed, i]), spec.size)
-        boxed, _ = letterbox(r.image, spec.size, spec.pad_value)
-        inputs.append(norm(to_uint8_rgb(boxed, spec.channel_order)))
-        label, _ = letterbox(r.label, spec.size, 0, cv2.INTER_NEAREST)
+        rgb, label = to_model_space(r.image, r.label, spec)
+        inputs.append(norm(rgb))
         frags.append(label == FRAGMENT)
         ratios.append(r.ratio)
     return EvalSet(np.stack(inputs), frags, ratios, [f"synthetic{i}" for i in range(n)])

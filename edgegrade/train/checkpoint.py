@@ -19,12 +19,17 @@ def save(path, model, *, model_config: ModelConfig, preprocess: dict, train_conf
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     module = getattr(model, "module", model)  # unwrap DDP
-    state = {
+    write(path, {
         "kind": KIND, "edgegrade_version": __version__, "role": role, "phase": phase, "epoch": epoch,
         "model_config": model_config.to_dict(), "preprocess": preprocess, "train_config": train_config,
         "metrics": metrics, "model": module.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
-    }
+    })
+
+
+def write(path, state: dict) -> None:
+    """torch.save through a temp file and a rename: a crash never leaves half a checkpoint."""
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(fd)
     try:

@@ -110,12 +110,12 @@ def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, 
     mcfg = ModelConfig(**phase.model_kwargs(cfg))
     meta = dict(model_config=mcfg, preprocess=spec.to_dict(), train_config=cfg.to_dict(),
                 phase=phase.name, role=phase.role)
+    steps = min(len(loaders["train"]), cfg.max_steps) if cfg.max_steps else len(loaders["train"])
+    base_lr = getattr(cfg, phase.lr_key)
     for epoch in range(start, cfg.epochs + 1):
         if hasattr(loaders["train"].sampler, "set_epoch"):
             loaders["train"].sampler.set_epoch(epoch)
         t0 = time.perf_counter()
-        steps = min(len(loaders["train"]), cfg.max_steps) if cfg.max_steps else len(loaders["train"])
-        base_lr = getattr(cfg, phase.lr_key)
         schedule = None if cfg.schedule == "constant" else (
             lambda i, e=epoch: poly_lr(base_lr, (e - 1) * steps + i, cfg.epochs * steps))
         losses = train_one_epoch(model, loaders["train"], optimizer, phase.weights, device, amp, scaler,
@@ -194,9 +194,7 @@ def train(cfg: TrainConfig) -> dict:
         state = checkpoint.load(best)
         state["optimizer"] = None
         final = out / f"{phase.role}.pt"
-        tmp = final.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, final)
+        checkpoint.write(final, state)
         model = checkpoint.model_from(state).to(device)
         test, records = evaluate(model, loaders["test"], device, keep=4)
         (out / f"eval_{phase.role}.json").write_text(json.dumps(test, indent=2))
