@@ -92,6 +92,9 @@ def training_options(func):
         click.option("--schedule", type=click.Choice(["constant", "poly"]), default="constant", show_default=True,
                      help="Learning-rate schedule per step (DeepLab's poly decay, power 0.9)."),
         click.option("--output-stride", type=click.Choice(["16", "8"]), default="16", show_default=True),
+        click.option("--width", type=click.Choice(["64", "32", "16"]), default="64", show_default=True,
+                     help="Backbone stem channels: 64 is the paper's ResNet-50; 32/16 keep the depth at 1/4 or 1/16 "
+                          "of the weights (quick experiments, tests)."),
         click.option("--amp", type=click.Choice(["auto", "bf16", "fp16", "off"]), default="auto", show_default=True),
         click.option("--workers", default=2, show_default=True, help="Data loader worker processes."),
         click.option("--seed", default=0, show_default=True),
@@ -107,10 +110,10 @@ def training_options(func):
     return func
 
 
-def train_config(no_plots, output_stride, **kw):
+def train_config(no_plots, output_stride, width, **kw):
     from edgegrade.train.config import TrainConfig
 
-    return TrainConfig(**kw, output_stride=int(output_stride), plots=not no_plots)
+    return TrainConfig(**kw, output_stride=int(output_stride), width=int(width), plots=not no_plots)
 
 
 @main.command()

@@ -34,8 +34,9 @@ def rng():
 def tiny_train_config(out, **kw):
     from edgegrade.train.config import TrainConfig
 
+    # width 16: the same depth and names at 1/16 of ResNet-50's weights (the CI disk is small)
     base = dict(out=str(out), size=64, epochs=1, batch=4, workers=0, synth_n=16, synth_grade_only=4,
-                lr=1e-3, device="cpu", plots=True)
+                lr=1e-3, device="cpu", plots=True, width=16)
     return TrainConfig(**{**base, **kw})
 
 

@@ -2,6 +2,7 @@
 weights_only=True (a model file never executes code)."""
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -38,6 +39,28 @@ def write(path, state: dict) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def drop_optimizer(path) -> None:
+    """Rewrite a finished phase's last.pt without the optimiser state (AdamW keeps two
+    tensors per weight); a resume still finds the epoch it reached."""
+    state = load(path)
+    if state.get("optimizer") is not None:
+        state["optimizer"] = None
+        write(path, state)
+
+
+def publish(best, final) -> None:
+    """OUT/<role>.pt is the phase's best.pt (saved without optimiser): a hard link where the
+    file system allows one, else a copy, made atomically either way."""
+    best, final = Path(best), Path(final)
+    tmp = final.with_name(f".{final.name}.link")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(best, tmp)
+    except OSError:
+        shutil.copyfile(best, tmp)
+    os.replace(tmp, final)
 
 
 def load(path, map_location="cpu") -> dict:

@@ -20,6 +20,7 @@ class TrainConfig:
     precise_bn: int = 0  # batches to recompute BatchNorm statistics on before each validation (0: off)
     schedule: str = "constant"  # or "poly": DeepLab's decay per step
     output_stride: int = 16
+    width: int = 64  # backbone stem channels; 64 = ResNet-50 (smaller: tests, quick experiments)
     seed: int = 0
     workers: int = 2
     amp: str = "auto"  # auto: bf16 on CUDA, off on CPU; or bf16 / fp16 / off
@@ -50,7 +51,7 @@ class Phase:
     select: str = "dice"  # validation metric for the best checkpoint
 
     def model_kwargs(self, cfg: TrainConfig) -> dict:
-        return dict(output_stride=cfg.output_stride, injection=self.injection,
+        return dict(output_stride=cfg.output_stride, width=cfg.width, injection=self.injection,
                     attention=self.attention, regression_only=self.regression_only)
 
 

@@ -20,6 +20,7 @@ class ModelConfig:
     attention: bool = True
     regression_only: bool = False  # the paper's pure-regression baseline (Exp B)
     num_classes: int = 2
+    width: int = 64  # ResNet stem channels: 64 is the paper's ResNet-50; the heads scale with it
 
     def to_dict(self):
         return asdict(self)
@@ -56,11 +57,11 @@ class AttentionGate(nn.Module):
 
 
 class Decoder(nn.Module):
-    def __init__(self, attention=True):
+    def __init__(self, attention=True, f1_ch=256, aspp_ch=256, skip_ch=48, inter_ch=32):
         super().__init__()
-        self.skip = conv_bn_relu(256, 48)
-        self.gate = AttentionGate() if attention else None
-        self.fuse = nn.Sequential(conv_bn_relu(256 + 48, 256, 3), conv_bn_relu(256, 256, 3))
+        self.skip = conv_bn_relu(f1_ch, skip_ch)
+        self.gate = AttentionGate(aspp_ch, skip_ch, inter_ch) if attention else None
+        self.fuse = nn.Sequential(conv_bn_relu(aspp_ch + skip_ch, aspp_ch, 3), conv_bn_relu(aspp_ch, aspp_ch, 3))
 
     def forward(self, aspp, f1):
         aspp = F.interpolate(aspp, size=f1.shape[2:], mode="bilinear", align_corners=False)
@@ -106,14 +107,15 @@ class AttnRegDeepLab(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.backbone = ResNet50(cfg.output_stride)
-        self.reg_head = RegressionHead()
+        w = cfg.width  # 64: F1/F3/F4 = 256/1024/2048, ASPP 256, skip 48, gate 32, V_reg 2048
+        self.backbone = ResNet50(cfg.output_stride, w)
+        self.reg_head = RegressionHead(16 * w + 32 * w, 32 * w)
         if not cfg.regression_only:
             rates = (6, 12, 18) if cfg.output_stride == 16 else (12, 24, 36)
-            self.aspp = ASPP(rates=rates)
-            self.decoder = Decoder(cfg.attention)
-            self.classifier = InjectedClassifier(num_classes=cfg.num_classes) if cfg.injection \
-                else nn.Conv2d(256, cfg.num_classes, 1)
+            self.aspp = ASPP(32 * w, 4 * w, rates)
+            self.decoder = Decoder(cfg.attention, 4 * w, 4 * w, 3 * w // 4, w // 2)
+            self.classifier = InjectedClassifier(4 * w, 32 * w, cfg.num_classes) if cfg.injection \
+                else nn.Conv2d(4 * w, cfg.num_classes, 1)
 
     def forward(self, x):
         f1, f3, f4 = self.backbone(x)
@@ -130,5 +132,6 @@ class AttnRegDeepLab(nn.Module):
         return list(self.reg_head.parameters()) + list(self.classifier.parameters())
 
 
-def build_model(*, output_stride=16, injection=True, attention=True, regression_only=False) -> AttnRegDeepLab:
-    return AttnRegDeepLab(ModelConfig(output_stride, injection, attention, regression_only))
+def build_model(*, output_stride=16, injection=True, attention=True, regression_only=False,
+                width=64) -> AttnRegDeepLab:
+    return AttnRegDeepLab(ModelConfig(output_stride, injection, attention, regression_only, width=width))

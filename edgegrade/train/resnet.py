@@ -1,6 +1,9 @@
 """ResNet-50 with torchvision's parameter names (so an ImageNet checkpoint file of torchvision
 loads as is) and DeepLab-style dilation: output stride 16 dilates layer4 by 2; output stride
-8 dilates layer3 by 2 and layer4 by 4. Returns F1 (layer1), F3 (layer3) and F4 (layer4)."""
+8 dilates layer3 by 2 and layer4 by 4. Returns F1 (layer1), F3 (layer3) and F4 (layer4).
+
+`width` is the stem's channel count: 64 is ResNet-50 itself (F1/F3/F4 = 256/1024/2048
+channels); a smaller width keeps the depth and the names at 1/(64/width)^2 of the weights."""
 
 import torch
 from torch import nn
@@ -28,20 +31,20 @@ class Bottleneck(nn.Module):
 
 
 class ResNet50(nn.Module):
-    def __init__(self, output_stride: int = 16):
+    def __init__(self, output_stride: int = 16, width: int = 64):
         super().__init__()
         if output_stride not in (8, 16):
             raise ValueError(f"output_stride must be 8 or 16, got {output_stride}")
         dilate = [False, output_stride == 8, True]  # torchvision's replace_stride_with_dilation
-        self.inplanes, self.dilation = 64, 1
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.inplanes, self.dilation = width, 1
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.layer1 = self._make_layer(64, 3)
-        self.layer2 = self._make_layer(128, 4, 2, dilate[0])
-        self.layer3 = self._make_layer(256, 6, 2, dilate[1])
-        self.layer4 = self._make_layer(512, 3, 2, dilate[2])
+        self.layer1 = self._make_layer(width, 3)
+        self.layer2 = self._make_layer(2 * width, 4, 2, dilate[0])
+        self.layer3 = self._make_layer(4 * width, 6, 2, dilate[1])
+        self.layer4 = self._make_layer(8 * width, 3, 2, dilate[2])
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -82,6 +85,11 @@ def load_torchvision_weights(backbone: ResNet50, path) -> list[str]:
         raise EdgegradeError(f"{path}: not a readable torch weights file ({exc.__class__.__name__})") from None
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    own = backbone.state_dict()
+    wrong = [k for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if wrong:
+        raise EdgegradeError(f"{path}: {wrong[0]} is {tuple(state[wrong[0]].shape)}, the backbone wants "
+                             f"{tuple(own[wrong[0]].shape)} (ImageNet weights need --width 64)")
     missing, unexpected = backbone.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise EdgegradeError(f"{path}: not a torchvision ResNet-50 state_dict "

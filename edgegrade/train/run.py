@@ -143,6 +143,8 @@ def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, 
               + ("  *best*" if improved else ""))
         if world > 1:
             torch.distributed.barrier()
+    if is_main:
+        checkpoint.drop_optimizer(last)  # the phase is over: a third of the bytes, same resume point
     return best
 
 
@@ -191,11 +193,9 @@ def train(cfg: TrainConfig) -> dict:
         best = run_phase(phase, cfg, loaders, out, device, spec, log)
         if not is_main:
             continue
-        state = checkpoint.load(best)
-        state["optimizer"] = None
         final = out / f"{phase.role}.pt"
-        checkpoint.write(final, state)
-        model = checkpoint.model_from(state).to(device)
+        checkpoint.publish(best, final)
+        model = checkpoint.model_from(checkpoint.load(final)).to(device)
         test, records = evaluate(model, loaders["test"], device, keep=4)
         (out / f"eval_{phase.role}.json").write_text(json.dumps(test, indent=2))
         results[phase.role] = {"file": str(final), "test": test}

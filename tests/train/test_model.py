@@ -50,3 +50,15 @@ def test_torchvision_names_load(tmp_path):
     torch.save({"something.else": torch.zeros(1)}, tmp_path / "wrong.pth")
     with pytest.raises(EdgegradeError, match="not a torchvision ResNet-50"):
         load_torchvision_weights(ResNet50(), tmp_path / "wrong.pth")
+    with pytest.raises(EdgegradeError, match="need --width 64"):
+        load_torchvision_weights(ResNet50(width=16), tmp_path / "resnet50.pth")
+
+
+def test_width_scales_weights_not_names():
+    full, narrow = build_model(), build_model(width=16)
+    assert set(full.state_dict()) == set(narrow.state_dict())
+    n_full, n_narrow = (sum(p.numel() for p in m.parameters()) for m in (full, narrow))
+    assert 12 < n_full / n_narrow < 20  # ~ (64/16)^2, the 1x1 classifier and biases aside
+    with torch.no_grad():
+        out = narrow.eval()(torch.randn(1, 3, 64, 64))
+    assert out["mask_logits"].shape == (1, 2, 64, 64)

@@ -31,7 +31,10 @@ def test_dual_run_writes_both_modules_metrics_and_plots(dual_run):
     assert a["role"] == "assistant" and g["role"] == "grader" and a["optimizer"] is None
     assert a["train_config"]["size"] == 64 and a["preprocess"]["size"] == 64
     model = checkpoint.model_from(g)  # rebuilt from the file alone
-    assert model.cfg.injection
+    assert model.cfg.injection and model.cfg.width == 16
+    # a finished phase keeps no optimiser state, and the module file is its best.pt, not a copy
+    assert checkpoint.load(dual_run / "s1" / "last.pt")["optimizer"] is None
+    assert (dual_run / "assistant.pt").read_bytes() == (dual_run / "s1" / "best.pt").read_bytes()
 
 
 def test_decoupled_phase2_keeps_the_backbone_frozen(tmp_path):
@@ -100,7 +103,7 @@ def test_evaluate_cli(dual_run, tmp_path):
 def test_ddp_two_processes_on_gloo(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
            "-m", "edgegrade", "train", "--recipe", "s1", "--out", str(tmp_path), "--size", "64", "--epochs", "1",
-           "--batch", "2", "--workers", "0", "--synth-n", "12", "--synth-grade-only", "0", "--device", "cpu",
+           "--batch", "2", "--workers", "0", "--synth-n", "12", "--synth-grade-only", "0", "--device", "cpu", "--width", "16",
            "--no-plots"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
