@@ -82,6 +82,10 @@ def training_options(func):
     options = [
         click.option("--data", type=click.Path(exists=True, file_okay=False), help="Dataset folder; default: fresh synthetic data in OUT/data."),
         click.option("--size", default=256, show_default=True, help="Model input side (multiple of 32)."),
+        click.option("--crop", type=click.Choice(["embryo", "full"]), default="embryo", show_default=True,
+                     help="embryo: every image is cut to a square around the localised embryo (stored in the "
+                          "checkpoint, so export and watch crop the same way); full: the whole frame."),
+        click.option("--margin", default=1.5, show_default=True, help="Embryo crop side / the embryo box's longer side."),
         click.option("--epochs", default=10, show_default=True, help="Epochs per phase."),
         click.option("--batch", default=8, show_default=True),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
@@ -131,6 +135,50 @@ def train(**kw):
         t = r["test"]
         click.echo(f"{role}: {r['file']}  test Dice {t.get('dice', float('nan')):.3f}  "
                    f"MAE {t.get('mae_direct', float('nan')):.4f}  MAE(mask) {t.get('mae_mask', float('nan')):.4f}")
+
+
+@main.group()
+def localiser():
+    """The embryo localiser: find the embryo's box in full microscope frames."""
+
+
+@localiser.command("train")
+@click.option("--out", default="runs/localiser.onnx", show_default=True, type=click.Path(dir_okay=False),
+              help="ONNX file to write (the shipped one is edgegrade/assets/localiser.onnx).")
+@click.option("--scenes", default=2000, show_default=True, help="Synthetic full frames to learn from.")
+@click.option("--epochs", default=30, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+def localiser_train(out, scenes, epochs, seed):
+    """Fit the localiser's small CNN on synthetic full frames (a few minutes on 2 CPU cores)."""
+    from edgegrade.train.localiser import train_localiser
+
+    click.echo(json.dumps(train_localiser(Path(out), scenes=scenes, epochs=epochs, seed=seed)))
+
+
+@localiser.command("find")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--out", type=click.Path(file_okay=False), help="Also write each image with its box drawn here.")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False), help="Localiser ONNX (default: the shipped one).")
+def localiser_find(paths, out, weights):
+    """Print the embryo box (x,y,w,h and confidence) found in each image."""
+    import cv2
+
+    from edgegrade.imageio import read_image, write_image
+    from edgegrade.localise import Localiser, default_localiser
+    from edgegrade.preprocess import to_uint8_rgb
+    from edgegrade.runtime.stills import expand
+
+    loc = Localiser(weights) if weights else default_localiser()
+    for path in expand(paths):
+        image = read_image(path)
+        roi = loc(image)
+        click.echo(f"{path}: " + ("no embryo" if roi is None else
+                                  f"{roi.x},{roi.y},{roi.w},{roi.h}  confidence {roi.confidence:.2f}"))
+        if out and roi is not None:
+            canvas = to_uint8_rgb(image, "BGR")
+            cv2.rectangle(canvas, (roi.x, roi.y), (roi.x + roi.w, roi.y + roi.h), (0, 0, 255),
+                          max(2, canvas.shape[1] // 400))
+            write_image(Path(out) / f"{path.stem}_roi.png", canvas)
 
 
 @main.command()
@@ -217,7 +265,7 @@ def verify(bundle, data, n, json_out):
 @main.command()
 @click.option("--bundle", required=True, type=click.Path(file_okay=False), help="What `edgegrade export --out` wrote.")
 @click.option("--source", default="synthetic", show_default=True,
-              help="Camera index, /dev/videoN, video file, rtsp://, csi://N, gst:PIPELINE, image folder, synthetic[:WxH][@FPS][#N].")
+              help="Camera index, /dev/videoN, video file, rtsp://, csi://N, gst:PIPELINE, image folder, synthetic[-dish][:WxH][@FPS][#N].")
 @click.option("--out", default="runs/watch", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the log, snapshots and summary.")
 @click.option("--log", type=click.Path(dir_okay=False), help="JSONL log (default OUT/grades.jsonl).")
@@ -230,6 +278,7 @@ def verify(bundle, data, n, json_out):
 @click.option("--review-threshold", default=0.10, show_default=True, help="Flag when grader and mask ratios differ by more.")
 @click.option("--smooth", default=15, show_default=True, help="Frames of the same scene the grade is smoothed over.")
 @click.option("--threads", default=0, show_default=True, help="ONNX Runtime threads (0: all cores).")
+@click.option("--roi", help="x,y,w,h: the embryo's box in frame pixels, fixed by hand (default: found and tracked).")
 def watch(**kw):
     """Grade live frames with both modules; window or headless, JSONL log, snapshots."""
     from edgegrade.runtime.watch import WatchConfig
@@ -247,11 +296,13 @@ def watch(**kw):
 @click.option("--bundle", required=True, type=click.Path(file_okay=False))
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--backend", type=click.Choice(["auto", "onnxruntime", "tensorrt"]), default="auto", show_default=True)
-def grade(paths, bundle, out, backend):
+@click.option("--roi", help="x,y,w,h: the embryo's box in frame pixels, fixed by hand (default: found in each image).")
+def grade(paths, bundle, out, backend, roi):
     """Grade still images or folders: grades.csv, grades.json and overlay PNGs in OUT."""
+    from edgegrade.localise import parse_roi
     from edgegrade.runtime.stills import grade_stills
 
-    rows = grade_stills(bundle, paths, out, backend)
+    rows = grade_stills(bundle, paths, out, backend, roi=parse_roi(roi) if roi else None)
     for r in rows:
         if r.get("grade"):
             click.echo(f"{r['image']}: grade {r['grade']}  ratio {r['ratio']:.3f}  mask {r['mask_ratio'] or 0:.3f}"

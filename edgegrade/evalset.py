@@ -9,14 +9,20 @@ import numpy as np
 from edgegrade.datasets import Sample
 from edgegrade.grading import FRAGMENT, fragment_ratio
 from edgegrade.imageio import is_image, read_image, read_label_map
-from edgegrade.preprocess import Normaliser, PreprocessSpec, letterbox, preprocess, to_uint8_rgb
+from edgegrade.preprocess import Normaliser, PreprocessSpec, crop_view, find_roi, letterbox, preprocess, to_uint8_rgb
 
 
 def to_model_space(image: np.ndarray, label: np.ndarray | None, spec: PreprocessSpec):
-    """An image (and its label map) letterboxed to the model size: (RGB uint8, label or None)."""
-    boxed, _ = letterbox(image, spec.size, spec.pad_value)
+    """An image (and its label map) cut to the embryo as the spec says (the box is found on
+    the image, as at run time, never read off the label) and letterboxed to the model size:
+    (RGB uint8, label or None)."""
+    roi = find_roi(image, spec)
+    view, _ = crop_view(image, roi, spec)
+    boxed, _ = letterbox(view, spec.size, spec.pad_value)
     rgb = to_uint8_rgb(boxed, spec.channel_order)
-    return rgb, None if label is None else letterbox(label, spec.size, 0, cv2.INTER_NEAREST)[0]
+    if label is None:
+        return rgb, None
+    return rgb, letterbox(crop_view(label, roi, spec, pad_value=0)[0], spec.size, 0, cv2.INTER_NEAREST)[0]
 
 
 def load_pair(sample: Sample, spec: PreprocessSpec):

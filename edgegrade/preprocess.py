@@ -1,10 +1,14 @@
-"""Aspect-ratio preserving resize + centre padding (paper IV-A), normalisation, HWC->CHW.
+"""Embryo crop, aspect-ratio preserving resize + centre padding (paper IV-A), normalisation,
+HWC->CHW.
 
-One implementation for training, calibration, evaluation and the runtime. `letterbox` also
-returns a `Letterbox` that maps model-space masks back onto the original frame.
+One implementation for training, calibration, evaluation and the runtime. With
+`crop="embryo"` (what `edgegrade train` writes into every checkpoint and bundle) the frame is
+first cut to a square centred on the embryo's box (edgegrade.localise), `margin` times its
+longer side, so a model trained on crops is always fed crops. `letterbox` also returns a
+`Letterbox` that maps model-space masks and points back onto the original frame.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import cv2
 import numpy as np
@@ -24,6 +28,8 @@ class PreprocessSpec:
     mean: tuple = IMAGENET_MEAN
     std: tuple = IMAGENET_STD
     pad_value: int = 0  # grey level of the padding, before normalisation
+    crop: str = "full"  # "embryo": a square around the localised embryo; "full": the whole frame
+    margin: float = 1.5  # crop side / the embryo box's longer side
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -33,12 +39,14 @@ class PreprocessSpec:
         return cls(
             size=int(d["size"]), channel_order=d.get("channel_order", "RGB"),
             mean=tuple(d["mean"]), std=tuple(d["std"]), pad_value=int(d.get("pad_value", 0)),
+            crop=d.get("crop", "full"), margin=float(d.get("margin", 1.5)),  # files older than the crop
         )
 
 
 @dataclass(frozen=True)
 class Letterbox:
-    """Where a (src_h x src_w) frame sits inside the size x size model input."""
+    """Where a (src_h x src_w) view sits inside the size x size model input; the view is the
+    whole frame, or a crop of it whose top-left corner is (x0, y0) in a frame_h x frame_w frame."""
 
     src_h: int
     src_w: int
@@ -48,16 +56,29 @@ class Letterbox:
     pad_y: int
     new_w: int
     new_h: int
+    x0: int = 0
+    y0: int = 0
+    frame_h: int = 0  # 0: the view is the frame
+    frame_w: int = 0
 
     def to_frame(self, plane: np.ndarray, interpolation=cv2.INTER_LINEAR) -> np.ndarray:
-        """Crop the padding off a model-space map and resize it to the original frame."""
+        """Crop the padding off a model-space map and resize it onto the original frame
+        (zero outside a crop)."""
         inner = plane[self.pad_y:self.pad_y + self.new_h, self.pad_x:self.pad_x + self.new_w]
-        return cv2.resize(inner, (self.src_w, self.src_h), interpolation=interpolation)
+        view = cv2.resize(inner, (self.src_w, self.src_h), interpolation=interpolation)
+        if not self.frame_h:
+            return view
+        out = np.zeros((self.frame_h, self.frame_w) + view.shape[2:], view.dtype)
+        fx0, fy0 = max(0, self.x0), max(0, self.y0)  # a crop may reach past the frame's edges
+        fx1, fy1 = min(self.frame_w, self.x0 + self.src_w), min(self.frame_h, self.y0 + self.src_h)
+        if fx1 > fx0 and fy1 > fy0:
+            out[fy0:fy1, fx0:fx1] = view[fy0 - self.y0:fy1 - self.y0, fx0 - self.x0:fx1 - self.x0]
+        return out
 
     def points_to_frame(self, pts: np.ndarray) -> np.ndarray:
         """Model-space (x, y) points -> frame coordinates."""
         pts = np.asarray(pts, dtype=np.float32)
-        return (pts - (self.pad_x, self.pad_y)) / self.scale
+        return (pts - (self.pad_x, self.pad_y)) / self.scale + (self.x0, self.y0)
 
 
 def fit(src_h: int, src_w: int, size: int) -> Letterbox:
@@ -118,12 +139,38 @@ class Normaliser:
         return np.stack([self.lut[rgb[:, :, c], c] for c in range(3)])
 
 
-def preprocess(frame: np.ndarray, spec: PreprocessSpec,
-               normaliser: Normaliser | None = None) -> tuple[np.ndarray, Letterbox]:
-    """A camera frame or image file -> (3 x size x size float32 model input, Letterbox)."""
+def find_roi(frame: np.ndarray, spec: PreprocessSpec):
+    """The embryo's box when the spec crops (None: the whole frame is the view)."""
+    if spec.crop == "full":
+        return None
+    if spec.crop != "embryo":
+        raise EdgegradeError(f"unknown crop mode {spec.crop!r} (expected 'embryo' or 'full')")
+    from edgegrade.localise import default_localiser
+
+    return default_localiser()(frame)
+
+
+def crop_view(image: np.ndarray, roi, spec: PreprocessSpec, pad_value: int | None = None):
+    """-> (the square crop around roi, (x0, y0)), or (image, None) when roi is None."""
+    if roi is None:
+        return image, None
+    from edgegrade.localise import square_crop
+
+    x0, y0, side = roi.square(spec.margin)
+    return square_crop(image, x0, y0, side, spec.pad_value if pad_value is None else pad_value), (x0, y0)
+
+
+def preprocess(frame: np.ndarray, spec: PreprocessSpec, normaliser: Normaliser | None = None,
+               roi=None) -> tuple[np.ndarray, Letterbox]:
+    """A camera frame or image file -> (3 x size x size float32 model input, Letterbox).
+    `roi` (a localise.Roi) overrides the spec's own search; with crop="embryo" and no embryo
+    found, the whole frame is the view."""
     # Letterbox first: shrinking before colour conversion keeps a 1080p frame cheap.
     if frame is None or frame.size == 0:
         raise EdgegradeError("empty frame")
-    boxed, box = letterbox(frame, spec.size, spec.pad_value)
+    view, origin = crop_view(frame, roi if roi is not None else find_roi(frame, spec), spec)
+    boxed, box = letterbox(view, spec.size, spec.pad_value)
+    if origin is not None:
+        box = replace(box, x0=origin[0], y0=origin[1], frame_h=frame.shape[0], frame_w=frame.shape[1])
     rgb = to_uint8_rgb(boxed, spec.channel_order)
     return (normaliser or Normaliser(spec))(rgb), box

@@ -14,6 +14,10 @@ def draw(image: np.ndarray, result, fps: float | None = None) -> np.ndarray:
         else image.copy()
     scale = max(0.5, canvas.shape[1] / 1280)
     thick = max(1, round(2 * scale))
+    roi = getattr(result, "roi", None)
+    if roi:  # the region the models graded
+        cv2.rectangle(canvas, (roi["x"], roi["y"]), (roi["x"] + roi["w"], roi["y"] + roi["h"]), (160, 160, 160),
+                      max(1, thick - 1), cv2.LINE_AA)
     cv2.polylines(canvas, result.embryo_contours, True, (255, 200, 0), thick, cv2.LINE_AA)
     cv2.polylines(canvas, result.fragment_contours, True, (40, 40, 255), thick, cv2.LINE_AA)
     if result.state == "graded":

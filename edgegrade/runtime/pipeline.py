@@ -1,5 +1,5 @@
-"""The dual-module pipeline: preprocess with the bundle's settings -> module A (assistant,
-mask) and module B (grader, ratio) -> contours mapped back onto the frame -> grade from the
+"""The dual-module pipeline: find the embryo (tracked box, or --roi) -> preprocess with the
+bundle's settings -> module A (assistant, mask) and module B (grader, ratio) -> contours mapped back onto the frame -> grade from the
 grader, mask ratio beside it, review flag when they disagree -> temporal smoothing."""
 
 import importlib.util
@@ -38,13 +38,14 @@ class Result:
     embryo_contours: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)  # milliseconds per stage
     captured: float = 0.0
+    roi: dict | None = None  # the embryo box the models saw (frame pixels), when cropping
 
     def log_record(self) -> dict:
         r = lambda v: None if v is None else round(v, 5)  # noqa: E731
         return {"time": time.time(), "frame": self.index, "name": self.name, "state": self.state,
                 "grade": self.grade, "ratio": r(self.ratio), "mask_ratio": r(self.mask_ratio),
                 "raw_ratio": r(self.raw_ratio), "raw_mask_ratio": r(self.raw_mask_ratio),
-                "review": self.review, "scene_change": self.scene_change,
+                "review": self.review, "scene_change": self.scene_change, "roi": self.roi,
                 "latency_ms": {k: round(v, 2) for k, v in self.timings.items()}}
 
 
@@ -64,7 +65,7 @@ def choose_backend(manifest: dict, bundle: Path, role: str, backend: str) -> Pat
 
 class Pipeline:
     def __init__(self, bundle, backend: str = "auto", provider: str = "auto", review_threshold: float = 0.10,
-                 smooth: int = 15, allow_undeployable: bool = False, threads: int = 0):
+                 smooth: int = 15, allow_undeployable: bool = False, threads: int = 0, roi=None):
         self.bundle = Path(bundle)
         self.manifest = read_manifest(self.bundle)
         if not self.manifest.get("deployable") and not allow_undeployable:
@@ -75,6 +76,12 @@ class Pipeline:
         self.normaliser = Normaliser(self.spec)
         self.review_threshold = review_threshold
         self.smoother = SceneSmoother(smooth)
+        self.fixed_roi = roi  # --roi: the user's box, never searched
+        self.tracker = None
+        if roi is None and self.spec.crop == "embryo":
+            from edgegrade.runtime.tracking import RoiTracker
+
+            self.tracker = RoiTracker()
         self.roles = list(self.manifest["modules"])
         kw = lambda p: {"provider": provider, "threads": threads} if p.suffix == ".onnx" else {}  # noqa: E731
         paths = {role: choose_backend(self.manifest, self.bundle, role, backend) for role in self.roles}
@@ -93,10 +100,35 @@ class Pipeline:
     def backend_names(self) -> dict:
         return {r: getattr(b, "active_provider", "") or b.name for r, b in self.backends.items()}
 
+    def reset(self):
+        """Forget the history (unrelated stills): the smoothed grade and the tracked box."""
+        self.smoother.reference = None
+        if self.tracker is not None:
+            self.tracker.reset()
+
+    def locate(self, image: np.ndarray):
+        """-> (roi or None, found): the box the models will see; found=False means no embryo."""
+        if self.fixed_roi is not None:
+            return self.fixed_roi, True
+        if self.tracker is None:  # a whole-frame bundle
+            return None, True
+        roi = self.tracker.update(image)
+        return roi, roi is not None
+
     def process(self, frame: Frame) -> Result:
         t = {}
         t0 = time.perf_counter()
-        x, box = preprocess(frame.image, self.spec, self.normaliser)
+        scene_change = self.smoother.scene_changed(frame.image)
+        if scene_change and self.tracker is not None:
+            self.tracker.reset()  # a new dish or well: find the embryo afresh
+        roi, found = self.locate(frame.image)
+        if self.tracker is not None:
+            t["localise"] = 1000 * (time.perf_counter() - t0)
+        if not found:  # nothing to grade: no model runs, no made-up grade
+            return Result(frame.index, frame.name, "no-embryo", None, None, None, None, None, False,
+                          scene_change, timings=t, captured=frame.captured)
+        t0 = time.perf_counter()
+        x, box = preprocess(frame.image, self.spec, self.normaliser, roi=roi)
         x = x[None]
         t1 = time.perf_counter()
         t["preprocess"] = 1000 * (t1 - t0)
@@ -111,7 +143,6 @@ class Pipeline:
         frag, emb = binarise(mask_src["masks"][0]) if "masks" in mask_src else (None, None)
         raw_ratio = float(ratio_src["ratio"].reshape(-1)[0])
         raw_mask_ratio = mask_ratio(frag, emb) if frag is not None else None
-        scene_change = self.smoother.scene_changed(frame.image)
         embryo_share = emb.mean() if emb is not None else 1.0
         fragment_contours, embryo_contours = [], []
         if embryo_share < MIN_EMBRYO_SHARE:
@@ -126,7 +157,8 @@ class Pipeline:
                 embryo_contours = contours_on_frame(emb, box, largest=True)
         t["postprocess"] = 1000 * (time.perf_counter() - t2)
         return Result(frame.index, frame.name, state, grade, ratio, m_ratio, raw_ratio, raw_mask_ratio, review,
-                      scene_change, fragment_contours, embryo_contours, t, frame.captured)
+                      scene_change, fragment_contours, embryo_contours, t, frame.captured,
+                      None if roi is None else roi.to_dict())
 
 
 def contours_on_frame(mask: np.ndarray, box, largest: bool = False) -> list[np.ndarray]:

@@ -11,7 +11,7 @@ from edgegrade.runtime.pipeline import Pipeline
 from edgegrade.runtime.sinks import ensure_writable
 from edgegrade.runtime.sources import Frame
 
-FIELDS = ["image", "state", "grade", "ratio", "mask_ratio", "review", "error"]
+FIELDS = ["image", "state", "grade", "ratio", "mask_ratio", "review", "roi", "error"]
 
 
 def expand(paths) -> list[Path]:
@@ -28,22 +28,23 @@ def expand(paths) -> list[Path]:
     return files
 
 
-def grade_stills(bundle, paths, out, backend="auto", review_threshold=0.10) -> list[dict]:
+def grade_stills(bundle, paths, out, backend="auto", review_threshold=0.10, roi=None) -> list[dict]:
     out = ensure_writable(Path(out))
     rows = []
     # smooth=1: every still stands alone
-    with Pipeline(bundle, backend, review_threshold=review_threshold, smooth=1) as pipe:
+    with Pipeline(bundle, backend, review_threshold=review_threshold, smooth=1, roi=roi) as pipe:
         for i, path in enumerate(expand(paths)):
             try:
                 image = read_image(path)
             except DataError as exc:
                 rows.append({"image": str(path), "state": "unreadable", "error": str(exc)})
                 continue
-            pipe.smoother.reference = None  # no history across unrelated stills
+            pipe.reset()  # no history (grade, box) across unrelated stills
             result = pipe.process(Frame(i, 0.0, image, path.name))
             write_image(out / f"{path.stem}_overlay.png", draw(image, result))
             rows.append({"image": str(path), "state": result.state, "grade": result.grade,
-                         "ratio": result.ratio, "mask_ratio": result.mask_ratio, "review": result.review})
+                         "ratio": result.ratio, "mask_ratio": result.mask_ratio, "review": result.review,
+                         "roi": "" if result.roi is None else "{x},{y},{w},{h}".format(**result.roi)})
     with open(out / "grades.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
         writer.writeheader()

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edgegrade.localise import parse_roi
 from edgegrade.runtime.overlay import draw
 from edgegrade.runtime.pipeline import Pipeline
 from edgegrade.runtime.sinks import JsonlLog, Snapshots, VideoSink, ensure_writable
@@ -38,6 +39,7 @@ class WatchConfig:
     review_threshold: float = 0.10
     smooth: int = 15
     threads: int = 0
+    roi: str | None = None  # "x,y,w,h": the embryo's box, fixed by hand (no localiser)
     allow_undeployable: bool = False
 
 
@@ -89,8 +91,9 @@ def watch(cfg: WatchConfig, echo=print) -> dict:
     video = VideoSink(cfg.video) if cfg.video else None
     stages, grades, latencies = {}, Counter(), []
     frames, last_grade, last, start = 0, "start", None, time.perf_counter()  # first frame snapshots too
+    roi = parse_roi(cfg.roi) if cfg.roi else None
     with Pipeline(cfg.bundle, cfg.backend, cfg.provider, cfg.review_threshold, cfg.smooth,
-                  cfg.allow_undeployable, cfg.threads) as pipe, open_source(cfg.source) as source, StopFlag() as flag:
+                  cfg.allow_undeployable, cfg.threads, roi) as pipe, open_source(cfg.source) as source, StopFlag() as flag:
         window = open_window(cfg.headless, lambda m: echo(f"warning: {m}"))
         echo(f"watching {cfg.source} with {cfg.bundle} ({pipe.manifest['kind']}, {pipe.manifest['precision']}; "
              f"backends {pipe.backend_names})")

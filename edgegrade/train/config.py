@@ -11,6 +11,8 @@ class TrainConfig:
     recipe: str = "dual"
     out: str = "runs/train"
     size: int = 256
+    crop: str = "embryo"  # or "full": the model sees the whole frame, letterboxed
+    margin: float = 1.5  # embryo crop side / the embryo box's longer side
     epochs: int = 10
     batch: int = 8
     device: str = "auto"

@@ -176,7 +176,7 @@ def train(cfg: TrainConfig) -> dict:
         # BatchNorm (and the ASPP image pooling) needs two images in a training batch
         raise EdgegradeError(f"{data_root}: too few embryos for a train/val split ({len(ds.samples)} images; "
                              "need at least 2 for training and 1 for validation)")
-    spec = PreprocessSpec(size=cfg.size)
+    spec = PreprocessSpec(size=cfg.size, crop=cfg.crop, margin=cfg.margin)
     loaders = {
         "train": make_loader(splits["train"], spec, cfg, train=True, device=device, distributed=world > 1),
         "val": make_loader(splits["val"], spec, cfg, train=False, device=device),

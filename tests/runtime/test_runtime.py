@@ -12,10 +12,12 @@ import pytest
 pytest.importorskip("onnxruntime")
 
 from edgegrade.errors import EdgegradeError  # noqa: E402
+from edgegrade.localise import parse_roi  # noqa: E402
 from edgegrade.runtime.pipeline import Pipeline  # noqa: E402
 from edgegrade.runtime.smoothing import SceneSmoother  # noqa: E402
 from edgegrade.runtime.sources import Frame, LatestFrame, Source, open_source  # noqa: E402
 from edgegrade.runtime.watch import WatchConfig, watch  # noqa: E402
+from edgegrade.scenes import render_scene  # noqa: E402
 
 quiet = dict(echo=lambda m: None)
 
@@ -54,13 +56,31 @@ def test_folder_source_skips_and_counts_bad_files(fp16_bundle, tmp_path):
     assert s["frames"] == 3 and s["decode_errors"] == 2
 
 
+_EMBRYO = render_scene(np.random.default_rng(4), 320, 240, fraction=0.5).image
+
+
 @pytest.mark.parametrize("frame", [
-    np.full((120, 160), 90, np.uint8), np.full((120, 160), 90 * 257, np.uint16),
-    np.full((120, 160, 4), 90, np.uint8), np.full((120, 160, 3), 90, np.uint8)])
+    _EMBRYO, _EMBRYO.astype(np.uint16) * 257, cv2.cvtColor(_EMBRYO, cv2.COLOR_GRAY2BGRA),
+    cv2.cvtColor(_EMBRYO, cv2.COLOR_GRAY2BGR)])
 def test_pipeline_takes_grey_16bit_bgra_frames(fp16_bundle, frame):
     with Pipeline(fp16_bundle) as pipe:
         r = pipe.process(Frame(0, time.perf_counter(), frame))
-    assert r.state in ("graded", "no-embryo") and r.raw_ratio is not None and 0 <= r.raw_ratio <= 1
+    assert r.roi is not None and r.raw_ratio is not None and 0 <= r.raw_ratio <= 1
+
+
+def test_empty_well_is_no_embryo_without_running_the_models(fp16_bundle):
+    empty = render_scene(np.random.default_rng(4), 320, 240, embryo=False).image
+    with Pipeline(fp16_bundle) as pipe:
+        r = pipe.process(Frame(0, time.perf_counter(), empty))
+    assert r.state == "no-embryo" and r.grade is None and r.raw_ratio is None
+    assert set(r.timings) == {"localise"} and r.log_record()["roi"] is None
+
+
+def test_fixed_roi_is_what_the_models_see(fp16_bundle):
+    with Pipeline(fp16_bundle, roi=parse_roi("100,60,80,70")) as pipe:
+        r = pipe.process(Frame(0, time.perf_counter(), _EMBRYO))
+    assert r.roi == {"x": 100, "y": 60, "w": 80, "h": 70, "confidence": 1.0} and "localise" not in r.timings
+    assert all(c[:, 0].min() >= 100 - 25 and c[:, 0].max() <= 180 + 25 for c in r.embryo_contours)
 
 
 def test_latest_frame_drops_backlog():
@@ -135,3 +155,17 @@ def test_grade_stills_on_real_frames(fp16_bundle, real_dir, tmp_path):
     rows = json.loads((tmp_path / "grades.json").read_text())
     assert len(rows) == 6 and all(row["state"] in ("graded", "no-embryo") for row in rows)
     assert len(list(tmp_path.glob("*_overlay.png"))) == 6
+
+
+def test_watch_on_a_dish_tracks_the_embryo_and_logs_the_empty_well(fp16_bundle, tmp_path):
+    from edgegrade.feed import SceneFeed
+
+    s = watch(WatchConfig(bundle=str(fp16_bundle), source="synthetic-dish:320x240#90", out=str(tmp_path),
+                          headless=True), **quiet)
+    records = [json.loads(line) for line in (tmp_path / "grades.jsonl").read_text().splitlines()]
+    assert s["frames"] == 90 and len(records) == 90
+    block = SceneFeed.__init__.__defaults__[-1]  # frames per view
+    assert block < 90 and all(r["roi"] for r in records[2:block])  # the first view holds an embryo
+    empty = records[block + 3:min(90, 2 * block)]  # the empty well, after the tracker's patience
+    assert empty and all(r["state"] == "no-embryo" and r["grade"] is None and r["roi"] is None for r in empty)
+    assert json.loads(fp16_bundle.joinpath("manifest.json").read_text())["preprocess"]["crop"] == "embryo"
