@@ -148,20 +148,26 @@ class Localiser:
         return Roi(round(fx), round(fy), max(1, round(bw / scale)), max(1, round(bh / scale)), confidence)
 
     def __call__(self, frame: np.ndarray, hint: Roi | None = None) -> Roi | None:
-        """The embryo's box in frame coordinates, or None when no embryo is in view. With a
-        `hint` (the tracked box), the coarse pass is skipped."""
+        """The embryo's box in frame coordinates, or None when no embryo is in view. A search
+        runs the coarse pass and two fine passes (the second re-centred on the first's answer,
+        which matters for small, off-centre embryos); with a `hint` (the tracked box) only one
+        fine pass runs."""
         grey = to_grey(frame)
-        coarse = hint or self._pass(grey)
-        if coarse.w == 0 or coarse.confidence < MIN_CONFIDENCE:
-            return None
-        x0, y0, side = coarse.square(FINE_SIDE)
-        fine = self._pass(square_crop(grey, x0, y0, side, int(np.median(grey[::8, ::8]))), x0, y0)
-        if fine.w == 0 or fine.confidence < MIN_CONFIDENCE:
+        fill = int(np.median(grey[::16, ::16]))  # pad crops with the medium's grey
+        box, fine_passes = hint, 1
+        if box is None:
+            box, fine_passes = self._pass(grey), 2
+        for _ in range(fine_passes):
+            if box.w == 0 or box.confidence < MIN_CONFIDENCE:
+                return None
+            x0, y0, side = box.square(FINE_SIDE)
+            box = self._pass(square_crop(grey, x0, y0, side, fill), x0, y0)
+        if box.w == 0 or box.confidence < MIN_CONFIDENCE:
             return None
         h, w = grey.shape  # clip to the frame: the truth never leaves it
-        x1, y1 = min(w, fine.x + fine.w), min(h, fine.y + fine.h)
-        x, y = max(0, fine.x), max(0, fine.y)
-        return Roi(x, y, max(1, x1 - x), max(1, y1 - y), fine.confidence)
+        x, y = max(0, box.x), max(0, box.y)
+        x1, y1 = min(w, box.x + box.w), min(h, box.y + box.h)
+        return Roi(x, y, max(1, x1 - x), max(1, y1 - y), box.confidence)
 
 
 @lru_cache(maxsize=2)
