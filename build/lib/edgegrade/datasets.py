@@ -1,0 +1,193 @@
+"""The folder format every stage reads, its checker and embryo-level splits.
+
+    DIR/images/NAME.png|jpg|tif   the frames
+    DIR/masks/NAME.png            label map (0 background, 1 cell, 2 fragment): a paired sample
+    DIR/labels.csv                optional: image,grade,ratio,embryo_id (any of grade/ratio);
+                                  rows for images without a mask are grade-only samples
+
+Embryo ids come from labels.csv, else from the name with a trailing frame counter removed
+(`..._RUN141` -> `...`), so time-lapse frames of one embryo share a split.
+"""
+
+import csv
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgegrade.errors import DataError, EdgegradeError
+from edgegrade.grading import GRADE_NAMES, fragment_ratio, grade_of, interval, parse_grade
+from edgegrade.imageio import is_image, read_image, read_label_map
+
+SPLITS = ("train", "val", "test")
+_FRAME_SUFFIX = re.compile(r"[_-](run|frame|f|t)\d+$", re.IGNORECASE)
+
+
+def default_embryo_id(name: str) -> str:
+    return _FRAME_SUFFIX.sub("", name)
+
+
+@dataclass
+class Sample:
+    name: str
+    image: Path
+    mask: Path | None = None
+    grade: str | None = None
+    ratio: float | None = None  # from labels.csv; paired samples read it off the mask
+    embryo_id: str = ""
+
+    @property
+    def paired(self) -> bool:
+        return self.mask is not None
+
+    def target_interval(self) -> tuple[float, float]:
+        """Ratio interval for the range loss (a point interval when the ratio is known)."""
+        if self.ratio is not None:
+            return self.ratio, self.ratio
+        return interval(self.grade)
+
+
+@dataclass
+class Dataset:
+    root: Path
+    samples: list[Sample]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def paired(self) -> list[Sample]:
+        return [s for s in self.samples if s.paired]
+
+    @property
+    def grade_only(self) -> list[Sample]:
+        return [s for s in self.samples if not s.paired]
+
+
+def _read_labels_csv(path: Path, problems: list[str]) -> dict[str, dict]:
+    rows: dict[str, dict] = {}
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or "image" not in reader.fieldnames:
+            raise DataError(f"{path}: needs a header with an 'image' column (and grade and/or ratio)")
+        for line, row in enumerate(reader, start=2):
+            name = Path((row.get("image") or "").strip()).stem
+            where = f"{path}:{line}"
+            if not name:
+                problems.append(f"{where}: empty image name")
+                continue
+            if name in rows:
+                problems.append(f"{where}: duplicate row for {name}")
+                continue
+            entry = {"embryo_id": (row.get("embryo_id") or "").strip()}
+            grade, ratio = (row.get("grade") or "").strip(), (row.get("ratio") or "").strip()
+            try:
+                entry["grade"] = parse_grade(grade) if grade else None
+            except EdgegradeError:
+                problems.append(f"{where}: unknown grade {grade!r} (expected {'/'.join(GRADE_NAMES)})")
+                continue
+            if ratio:
+                try:
+                    entry["ratio"] = float(ratio)
+                except ValueError:
+                    entry["ratio"] = -1.0
+                if not 0.0 <= entry["ratio"] <= 1.0:
+                    problems.append(f"{where}: ratio {ratio!r} is not a number in [0, 1]")
+                    continue
+            rows[name] = entry
+    return rows
+
+
+def scan(root) -> Dataset:
+    """Index a dataset folder without reading pixels; problems are collected, not raised."""
+    root = Path(root)
+    images_dir, masks_dir = root / "images", root / "masks"
+    if not images_dir.is_dir():
+        raise DataError(f"{root}: no images/ folder (expected DIR/images, DIR/masks, DIR/labels.csv)")
+    problems: list[str] = []
+    labels = _read_labels_csv(root / "labels.csv", problems) if (root / "labels.csv").exists() else {}
+    images: dict[str, Path] = {}
+    for path in sorted(images_dir.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if not is_image(path):
+            problems.append(f"{path}: not an image file (skipped)")
+        elif path.stem in images:
+            problems.append(f"{path}: duplicate name, also {images[path.stem].name}")
+        else:
+            images[path.stem] = path
+    masks = {p.stem: p for p in masks_dir.glob("*.png")} if masks_dir.is_dir() else {}
+    samples = []
+    for name, path in images.items():
+        row = labels.get(name, {})
+        sample = Sample(name, path, masks.get(name), row.get("grade"), row.get("ratio"),
+                        row.get("embryo_id") or default_embryo_id(name))
+        if not sample.paired and sample.grade is None and sample.ratio is None:
+            problems.append(f"{path}: no mask in masks/ and no grade or ratio in labels.csv")
+            continue
+        samples.append(sample)
+    problems += [f"{masks[n]}: mask without an image in images/" for n in sorted(set(masks) - set(images))]
+    problems += [f"{root / 'labels.csv'}: row for {n} but no such image" for n in sorted(set(labels) - set(images))]
+    return Dataset(root, samples, problems)
+
+
+def load(root, require_paired: bool = False) -> Dataset:
+    """scan() that fails on the first problem or on an empty dataset."""
+    ds = scan(root)
+    if ds.problems:
+        more = f" (and {len(ds.problems) - 1} more; run `edgegrade data check {root}`)" if len(ds.problems) > 1 else ""
+        raise DataError(ds.problems[0] + more)
+    if not ds.samples:
+        raise DataError(f"{root}: empty dataset (no labelled images)")
+    if require_paired and not ds.paired:
+        raise DataError(f"{root}: no paired samples (image + mask); segmentation training needs some")
+    return ds
+
+
+def check(root) -> dict:
+    """Read every file and report counts, ratio/grade histogram and every problem."""
+    ds = scan(root)
+    problems = list(ds.problems)
+    ratios, grades = [], Counter()
+    for s in ds.samples:
+        try:
+            image = read_image(s.image)
+            if s.paired:
+                ratio = fragment_ratio(read_label_map(s.mask, image.shape))
+                ratios.append(ratio)
+                grades[grade_of(ratio)] += 1
+            else:
+                grades[s.grade or grade_of(s.ratio)] += 1
+        except DataError as exc:
+            problems.append(str(exc))
+    hist, edges = np.histogram(ratios, bins=10, range=(0, 1))
+    return {
+        "root": str(ds.root), "images": len(ds.samples), "paired": len(ds.paired),
+        "grade_only": len(ds.grade_only), "embryos": len({s.embryo_id for s in ds.samples}),
+        "grades": {g: grades.get(g, 0) for g in GRADE_NAMES},
+        "ratio_histogram": {f"{edges[i]:.1f}-{edges[i + 1]:.1f}": int(c) for i, c in enumerate(hist)},
+        "problems": problems,
+    }
+
+
+def _unit_hash(text: str) -> float:
+    return int(hashlib.sha1(text.encode()).hexdigest()[:12], 16) / 16**12
+
+
+def split_by_embryo(samples: list[Sample], val: float = 0.15, test: float = 0.15,
+                    seed: int = 0) -> dict[str, list[Sample]]:
+    """Deterministic split by embryo id: all frames of one embryo land in one split.
+
+    Embryos are ordered by a seeded hash and cut by cumulative fraction; with >= 3 embryos
+    val and test each get at least one."""
+    ids = sorted({s.embryo_id for s in samples}, key=lambda e: _unit_hash(f"{seed}:{e}"))
+    n = len(ids)
+    n_val = max(1 if n >= 3 else 0, round(n * val)) if val > 0 else 0
+    n_test = max(1 if n >= 3 else 0, round(n * test)) if test > 0 else 0
+    which = {e: ("val" if i < n_val else "test" if i < n_val + n_test else "train")
+             for i, e in enumerate(ids)}
+    out = {k: [] for k in SPLITS}
+    for s in samples:
+        out[which[s.embryo_id]].append(s)
+    return out

@@ -1,0 +1,76 @@
+"""Operations on an existing bundle, without torch: re-run the gate (`edgegrade verify`) and
+build TensorRT engines on the target (`edgegrade export --engine-only`)."""
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from edgegrade import datasets
+from edgegrade.bundle import file_entry, read_manifest, write_manifest
+from edgegrade.errors import GateFailed
+from edgegrade.evalset import EvalSet, load_evalset, to_model_space
+from edgegrade.export.verify import DEFAULT_TOLERANCE, Tolerance, compare, run_outputs, score
+from edgegrade.grading import FRAGMENT
+from edgegrade.preprocess import Normaliser, PreprocessSpec
+from edgegrade.runtime.backends import open_backend
+
+
+def synthetic_evalset(spec: PreprocessSpec, n: int = 32, seed: int = 12345) -> EvalSet:
+    """Fresh synthetic held-out embryos when no --data is given."""
+    from edgegrade.synth import render_embryo
+
+    norm, inputs, frags, ratios = Normaliser(spec), [], [], []
+    for i in range(n):
+        r = render_embryo(np.random.default_rng([seed, i]), spec.size)
+        rgb, label = to_model_space(r.image, r.label, spec)
+        inputs.append(norm(rgb))
+        frags.append(label == FRAGMENT)
+        ratios.append(r.ratio)
+    return EvalSet(np.stack(inputs), frags, ratios, [f"synthetic{i}" for i in range(n)])
+
+
+def verify_bundle(bundle, data=None, n: int = 32, tolerance: dict | None = None) -> dict:
+    bundle = Path(bundle)
+    manifest = read_manifest(bundle)
+    spec = PreprocessSpec.from_dict(manifest["preprocess"])
+    evalset = load_evalset(datasets.load(data).samples, spec, n) if data else synthetic_evalset(spec, n)
+    results = {}
+    for role, mod in manifest["modules"].items():
+        with open_backend(bundle / mod["artifacts"]["fp32"]["file"], provider="cpu") as ref_backend:
+            ref, _ = run_outputs(ref_backend, evalset.inputs)
+        ref_score = score(ref, evalset)
+        files = {p: a["file"] for p, a in mod["artifacts"].items() if p != "fp32"}
+        files.update({f"{p}-engine": e["file"] for p, e in mod.get("engines", {}).items()})
+        for name, rel in files.items():
+            prec = name.split("-")[0]
+            tol = Tolerance(**{**asdict(DEFAULT_TOLERANCE[prec]), **(tolerance or {})})
+            with open_backend(bundle / rel) as backend:
+                got, ms = run_outputs(backend, evalset.inputs, batch=1 if name.endswith("engine") else 8)
+            res = compare(role, ref, ref_score, got, score(got, evalset), tol)
+            results[f"{role}/{name}"] = {**res, "ms_per_image": ms}
+    failed = [k for k, r in results.items() if not r["passed"]]
+    if failed:
+        raise GateFailed(f"{bundle}: gate failed for {', '.join(failed)}: "
+                         + "; ".join(", ".join(results[k]["failures"]) for k in failed))
+    return {"bundle": str(bundle), "images": len(evalset), "results": results}
+
+
+def build_engines(bundle, max_batch=4, workspace_mb=2048, version_compatible=False) -> dict:
+    from edgegrade.export.engine import build_engine
+
+    bundle = Path(bundle)
+    manifest = read_manifest(bundle)
+    prec = manifest["precision"]
+    size = manifest["preprocess"]["size"]
+    (bundle / "engines").mkdir(exist_ok=True)
+    header = None
+    for role, mod in manifest["modules"].items():
+        path = bundle / "engines" / f"{role}.{prec}.engine"
+        header = build_engine(bundle / mod["artifacts"][prec]["file"], path, size=size, max_batch=max_batch,
+                              workspace_mb=workspace_mb, timing_cache=bundle / "engines" / "timing.cache",
+                              version_compatible=version_compatible)
+        mod["engines"] = {prec: file_entry(bundle, path)}
+    manifest["tensorrt"] = header
+    write_manifest(bundle, manifest)
+    return header

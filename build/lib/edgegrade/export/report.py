@@ -1,0 +1,26 @@
+"""The bundle's human-readable report (report.md)."""
+
+from pathlib import Path
+
+
+def write_markdown(path: Path, manifest: dict, report: dict, bundle: Path) -> None:
+    lines = [f"# edgegrade bundle ({manifest['kind']}, {manifest['precision']})", "",
+             f"Deployable: **{'yes' if manifest['deployable'] else 'NO: accuracy gate failed'}**  ",
+             f"Created {manifest['created']} by edgegrade {manifest['edgegrade_version']}; "
+             f"gate on {report['eval_images']} held-out images against the torch fp32 reference.", "",
+             "| module | artifact | MB | Dice | dDice | MAE | dMAE | grade agreement | max abs diff (ratio) | ms/img (ORT CPU) | gate |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    fmt = lambda v, f="{:.4f}": "-" if v is None else f.format(v)  # noqa: E731
+    for role, mod in report["modules"].items():
+        for g in mod["artifacts"].values():
+            lines.append(f"| {role} | {g['file']} | {g['mb']:.1f} | {fmt(g.get('dice'))} | {fmt(g.get('ddice'))} | "
+                         f"{fmt(g.get('mae'))} | {fmt(g.get('dmae'))} | {fmt(g.get('grade_agreement'), '{:.3f}')} | "
+                         f"{fmt(g.get('max_abs_ratio'), '{:.2e}')} | {g['ms_per_image_ort_cpu']:.1f} | "
+                         f"{'pass' if g['passed'] else 'FAIL: ' + '; '.join(g['failures'])} |")
+        q = mod.get("quantization")
+        if q:
+            lines += ["", f"{role} INT8: {q['quantizer']} ({q['method']}), layers kept in float: "
+                          f"{', '.join(q['excluded']) or 'none'}"]
+    lines += ["", "TensorRT: " + (manifest["tensorrt"].get("note") or
+                                  f"TensorRT {manifest['tensorrt'].get('tensorrt')} on {manifest['tensorrt'].get('gpu')}")]
+    path.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,82 @@
+"""The accuracy gate: an artifact's Dice/MAE/grades against the fp32 reference on held-out
+images, with explicit tolerances per precision. Torch-free, so `edgegrade verify` also runs on
+the Jetson (there the fp32 ONNX, itself gated against torch at export, is the reference)."""
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from edgegrade.grading import grade_index
+from edgegrade.metrics import SegRegMeter
+from edgegrade.postprocess import binarise, mask_ratio
+
+
+@dataclass
+class Tolerance:
+    ddice: float
+    dmae: float
+    agreement: float  # minimum share of images graded the same as the reference
+
+
+DEFAULT_TOLERANCE = {
+    "fp32": Tolerance(0.001, 0.0005, 0.98),
+    "fp16": Tolerance(0.002, 0.001, 0.98),
+    "int8": Tolerance(0.01, 0.005, 0.98),
+}
+
+
+def run_outputs(backend, inputs: np.ndarray, batch: int = 8) -> tuple[dict, float]:
+    """All outputs over the inputs, and the mean milliseconds per image."""
+    chunks, start = [], time.perf_counter()
+    for i in range(0, len(inputs), batch):
+        chunks.append(backend.infer(inputs[i:i + batch]))
+    ms = 1000 * (time.perf_counter() - start) / max(1, len(inputs))
+    return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}, ms
+
+
+def score(outputs: dict, evalset) -> dict:
+    """Metrics against the truth, plus per-image grades (direct and from mask)."""
+    meter = SegRegMeter()
+    ratios = outputs["ratio"].reshape(-1)
+    mask_ratios = []
+    for i in range(len(ratios)):
+        m_ratio = None
+        if "masks" in outputs:
+            frag, emb = binarise(outputs["masks"][i])
+            m_ratio = mask_ratio(frag, emb)
+            if evalset.fragment[i] is not None:
+                meter.add_masks(frag, evalset.fragment[i])
+        mask_ratios.append(np.nan if m_ratio is None else m_ratio)
+        if evalset.ratio[i] is not None:
+            meter.add_ratios(evalset.ratio[i], float(ratios[i]), m_ratio)
+    s = meter.summary()
+    s["grades_direct"] = grade_index(ratios).tolist()
+    s["grades_mask"] = grade_index(np.nan_to_num(np.asarray(mask_ratios))).tolist()
+    return s
+
+
+def compare(role: str, ref: dict, ref_score: dict, got: dict, got_score: dict, tol: Tolerance) -> dict:
+    """Gate one artifact. The assistant ships masks: its MAE and grades are read off the mask;
+    the grader and single models ship the direct ratio."""
+    key = "mask" if role == "assistant" else "direct"
+    result = {"tolerance": asdict(tol), "failures": []}
+    for name in ref:
+        diff = np.abs(ref[name].astype(np.float64) - got[name].astype(np.float64))
+        result[f"max_abs_{name}"] = float(diff.max())
+        result[f"median_abs_{name}"] = float(np.median(diff))
+    if "dice" in ref_score and "dice" in got_score:
+        result["dice"], result["ddice"] = got_score["dice"], abs(got_score["dice"] - ref_score["dice"])
+        if result["ddice"] > tol.ddice:
+            result["failures"].append(f"dDice {result['ddice']:.4f} > {tol.ddice}")
+    if f"mae_{key}" in ref_score and f"mae_{key}" in got_score:
+        result["mae"] = got_score[f"mae_{key}"]
+        result["dmae"] = abs(got_score[f"mae_{key}"] - ref_score[f"mae_{key}"])
+        if result["dmae"] > tol.dmae:
+            result["failures"].append(f"dMAE {result['dmae']:.4f} > {tol.dmae}")
+    a, b = np.asarray(ref_score[f"grades_{key}"]), np.asarray(got_score[f"grades_{key}"])
+    result["grade_agreement"] = float((a == b).mean()) if a.size else 1.0
+    if result["grade_agreement"] < tol.agreement:
+        result["failures"].append(f"grade agreement {result['grade_agreement']:.3f} < {tol.agreement}")
+    result["passed"] = not result["failures"]
+    return result

@@ -1,0 +1,175 @@
+"""Find the embryo in a full microscope frame: box (x, y, w, h) of its cells and fragments,
+and a confidence.
+
+Method, chosen by measurement (benchmarks/localise.py): a Hough detector of the zona was
+tried first and rejected (10-14 ms on a 256 px frame, and the well rim outvotes the zona);
+texture maps light up the cumulus halo as much as the cells. What we use is a small CNN
+(five 3x3 conv layers, 30k weights, trained on synthetic full frames by
+`edgegrade localiser train`) that maps a 128x128 grey view to a 32x32 embryo-probability map,
+run twice: a coarse pass on the whole frame finds the embryo at any magnification, a fine
+pass on a square crop around that answer places the box to a few pixels. With a tracked box
+(`watch`) only the fine pass runs. It runs through OpenCV's DNN module, so the runtime needs
+no torch and no onnxruntime for it.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgegrade.errors import EdgegradeError
+
+NET_SIZE = 128
+FINE_SIDE = 1.8  # fine-pass crop side, in units of the coarse box's longer side
+DEFAULT_WEIGHTS = Path(__file__).parent / "assets" / "localiser.onnx"
+MIN_CONFIDENCE = 0.5
+_DISC = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+
+
+@dataclass(frozen=True)
+class Roi:
+    x: int
+    y: int
+    w: int
+    h: int
+    confidence: float = 1.0
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return self.x + self.w / 2, self.y + self.h / 2
+
+    def square(self, margin: float) -> tuple[int, int, int]:
+        """(x0, y0, side) of the square crop centred on the box, side = margin * longer side."""
+        cx, cy = self.centre
+        side = max(8, round(max(self.w, self.h) * margin))
+        return round(cx - side / 2), round(cy - side / 2), side
+
+    def to_dict(self) -> dict:
+        return {"x": self.x, "y": self.y, "w": self.w, "h": self.h, "confidence": round(self.confidence, 3)}
+
+
+def parse_roi(text: str) -> Roi:
+    """`--roi x,y,w,h` -> Roi (confidence 1: the user's word)."""
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise EdgegradeError(f"--roi {text}: expected four integers x,y,w,h") from None
+    if w <= 0 or h <= 0 or x < 0 or y < 0:
+        raise EdgegradeError(f"--roi {text}: width and height must be positive, x and y not negative")
+    return Roi(x, y, w, h)
+
+
+def iou(a, b) -> float:
+    """Intersection over union of two (x, y, w, h) boxes (Roi or tuple)."""
+    ax, ay, aw, ah = (a.x, a.y, a.w, a.h) if isinstance(a, Roi) else a
+    bx, by, bw, bh = (b.x, b.y, b.w, b.h) if isinstance(b, Roi) else b
+    iw = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
+
+
+def to_grey(frame: np.ndarray) -> np.ndarray:
+    if frame is None or frame.size == 0:
+        raise EdgegradeError("empty frame")
+    if frame.dtype == np.uint16:
+        frame = (frame >> 8).astype(np.uint8)
+    if frame.ndim == 3:
+        frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY) \
+            if frame.shape[2] > 1 else frame[:, :, 0]
+    return frame
+
+
+def square_crop(image: np.ndarray, x0: int, y0: int, side: int, pad_value: int = 0) -> np.ndarray:
+    """The side x side square at (x0, y0), padded with pad_value where it leaves the image."""
+    h, w = image.shape[:2]
+    sx0, sy0, sx1, sy1 = max(0, x0), max(0, y0), min(w, x0 + side), min(h, y0 + side)
+    if sx0 == x0 and sy0 == y0 and sx1 == x0 + side and sy1 == y0 + side:
+        return image[y0:y0 + side, x0:x0 + side]
+    out = np.full((side, side) + image.shape[2:], pad_value, image.dtype)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = image[sy0:sy1, sx0:sx1]
+    return out
+
+
+def net_input(grey: np.ndarray) -> tuple[np.ndarray, float, int, int]:
+    """A grey view -> (1x1x128x128 standardised input, scale, pad_x, pad_y); letterboxed so
+    that any aspect ratio fits, the padding filled with the view's median grey."""
+    h, w = grey.shape
+    scale = NET_SIZE / max(h, w)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    small = cv2.resize(grey, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    px, py = (NET_SIZE - nw) // 2, (NET_SIZE - nh) // 2
+    boxed = cv2.copyMakeBorder(small, py, NET_SIZE - nh - py, px, NET_SIZE - nw - px, cv2.BORDER_CONSTANT,
+                               value=int(np.median(small)))
+    x = boxed.astype(np.float32)
+    x = (x - x.mean()) / (x.std() + 4.0)  # illumination and exposure drop out
+    return x[None, None], scale, px, py
+
+
+def best_component(prob: np.ndarray, threshold: float = 0.5):
+    """-> ((x, y, w, h) in prob's pixels, mean probability inside) of the component with the
+    largest probability mass, or (None, max probability). A closing first joins the pieces
+    an embryo falls into (cells apart from a fragment cluster) into one component."""
+    mask = cv2.morphologyEx((prob > threshold).astype(np.uint8), cv2.MORPH_CLOSE, _DISC)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n < 2:
+        return None, float(prob.max())
+    mass = np.bincount(labels.ravel(), weights=prob.ravel(), minlength=n)[1:]
+    k = int(np.argmax(mass)) + 1
+    x, y, w, h, area = stats[k]
+    return (int(x), int(y), int(w), int(h)), float(mass[k - 1] / area)
+
+
+class Localiser:
+    def __init__(self, weights: Path | str = DEFAULT_WEIGHTS):
+        self.weights = Path(weights)
+        if not self.weights.is_file():
+            raise EdgegradeError(f"{self.weights}: localiser weights not found "
+                                 "(reinstall edgegrade, or train them with `edgegrade localiser train`)")
+        self.net = cv2.dnn.readNetFromONNX(str(self.weights))
+
+    def probability(self, grey: np.ndarray) -> tuple[np.ndarray, float, int, int]:
+        x, scale, px, py = net_input(grey)
+        self.net.setInput(x)
+        logits = self.net.forward()[0, 0]
+        prob = 1.0 / (1.0 + np.exp(-cv2.resize(logits, (NET_SIZE, NET_SIZE), interpolation=cv2.INTER_LINEAR)))
+        return prob, scale, px, py
+
+    def _pass(self, grey: np.ndarray, x0: int = 0, y0: int = 0) -> Roi | None:
+        prob, scale, px, py = self.probability(grey)
+        box, confidence = best_component(prob)
+        if box is None:
+            return Roi(0, 0, 0, 0, confidence)
+        bx, by, bw, bh = box
+        fx, fy = (bx - px) / scale + x0, (by - py) / scale + y0
+        return Roi(round(fx), round(fy), max(1, round(bw / scale)), max(1, round(bh / scale)), confidence)
+
+    def __call__(self, frame: np.ndarray, hint: Roi | None = None) -> Roi | None:
+        """The embryo's box in frame coordinates, or None when no embryo is in view. A search
+        runs the coarse pass and two fine passes (the second re-centred on the first's answer,
+        which matters for small, off-centre embryos); with a `hint` (the tracked box) only one
+        fine pass runs."""
+        grey = to_grey(frame)
+        fill = int(np.median(grey[::16, ::16]))  # pad crops with the medium's grey
+        box, fine_passes = hint, 1
+        if box is None:
+            box, fine_passes = self._pass(grey), 2
+        for _ in range(fine_passes):
+            if box.w == 0 or box.confidence < MIN_CONFIDENCE:
+                return None
+            x0, y0, side = box.square(FINE_SIDE)
+            box = self._pass(square_crop(grey, x0, y0, side, fill), x0, y0)
+        if box.w == 0 or box.confidence < MIN_CONFIDENCE:
+            return None
+        h, w = grey.shape  # clip to the frame: the truth never leaves it
+        x, y = max(0, box.x), max(0, box.y)
+        x1, y1 = min(w, box.x + box.w), min(h, box.y + box.h)
+        return Roi(x, y, max(1, x1 - x), max(1, y1 - y), box.confidence)
+
+
+@lru_cache(maxsize=2)
+def default_localiser(weights: str = str(DEFAULT_WEIGHTS)) -> Localiser:
+    return Localiser(weights)

@@ -1,0 +1,47 @@
+"""Draw a result onto its frame: fragment contours, embryo outline, grade panel."""
+
+import cv2
+import numpy as np
+
+from edgegrade.preprocess import to_uint8_rgb
+
+GRADE_COLOURS = {"A": (80, 200, 80), "B": (60, 200, 220), "C": (40, 140, 255), "D": (60, 60, 230)}  # BGR
+
+
+def draw(image: np.ndarray, result, fps: float | None = None) -> np.ndarray:
+    """A BGR uint8 copy of the frame with the overlay."""
+    canvas = to_uint8_rgb(image, "BGR") if (image.ndim == 2 or image.dtype != np.uint8 or image.shape[2] != 3) \
+        else image.copy()
+    scale = max(0.5, canvas.shape[1] / 1280)
+    thick = max(1, round(2 * scale))
+    roi = getattr(result, "roi", None)
+    if roi:  # the region the models graded
+        cv2.rectangle(canvas, (roi["x"], roi["y"]), (roi["x"] + roi["w"], roi["y"] + roi["h"]), (160, 160, 160),
+                      max(1, thick - 1), cv2.LINE_AA)
+    cv2.polylines(canvas, result.embryo_contours, True, (255, 200, 0), thick, cv2.LINE_AA)
+    cv2.polylines(canvas, result.fragment_contours, True, (40, 40, 255), thick, cv2.LINE_AA)
+    if result.state == "graded":
+        head = f"Grade {result.grade}"
+        lines = [f"fragmentation {100 * result.ratio:.1f}%"]
+        if result.mask_ratio is not None:
+            lines.append(f"from mask {100 * result.mask_ratio:.1f}%")
+        colour = GRADE_COLOURS[result.grade]
+    else:
+        head, lines, colour = "No embryo in view", [], (200, 200, 200)
+    if result.review:
+        lines.append("REVIEW: grader and mask disagree")
+    if fps is not None:
+        lines.append(f"{fps:.1f} fps  {sum(result.timings.values()):.0f} ms")
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    line_h = int(28 * scale)
+    width = int(max([cv2.getTextSize(head, font, 0.9 * scale, thick)[0][0]] +
+                    [cv2.getTextSize(s, font, 0.6 * scale, 1)[0][0] for s in lines]) + 20 * scale)
+    height = int(line_h * (1.4 + len(lines)) + 10 * scale)
+    panel = canvas[:height, :width]
+    panel[:] = (panel * 0.35).astype(np.uint8)  # darken behind the text
+    cv2.putText(canvas, head, (int(10 * scale), int(line_h * 1.1)), font, 0.9 * scale, colour, thick, cv2.LINE_AA)
+    for i, text in enumerate(lines):
+        col = (60, 60, 255) if text.startswith("REVIEW") else (235, 235, 235)
+        cv2.putText(canvas, text, (int(10 * scale), int(line_h * (2.2 + i))), font, 0.6 * scale, col,
+                    max(1, thick - 1), cv2.LINE_AA)
+    return canvas

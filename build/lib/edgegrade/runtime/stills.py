@@ -1,0 +1,53 @@
+"""`edgegrade grade PATH...`: still images or folders -> grades.csv, grades.json, overlay PNGs."""
+
+import csv
+import json
+from pathlib import Path
+
+from edgegrade.errors import DataError, EdgegradeError
+from edgegrade.imageio import is_image, read_image, write_image
+from edgegrade.runtime.overlay import draw
+from edgegrade.runtime.pipeline import Pipeline
+from edgegrade.runtime.sinks import ensure_writable
+from edgegrade.runtime.sources import Frame
+
+FIELDS = ["image", "state", "grade", "ratio", "mask_ratio", "review", "roi", "error"]
+
+
+def expand(paths) -> list[Path]:
+    files = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.iterdir() if f.is_file() and is_image(f))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise EdgegradeError(f"{p}: no such file or folder")
+    if not files:
+        raise EdgegradeError(f"no images in {', '.join(map(str, paths))}")
+    return files
+
+
+def grade_stills(bundle, paths, out, backend="auto", review_threshold=0.10, roi=None) -> list[dict]:
+    out = ensure_writable(Path(out))
+    rows = []
+    # smooth=1: every still stands alone
+    with Pipeline(bundle, backend, review_threshold=review_threshold, smooth=1, roi=roi) as pipe:
+        for i, path in enumerate(expand(paths)):
+            try:
+                image = read_image(path)
+            except DataError as exc:
+                rows.append({"image": str(path), "state": "unreadable", "error": str(exc)})
+                continue
+            pipe.reset()  # no history (grade, box) across unrelated stills
+            result = pipe.process(Frame(i, 0.0, image, path.name))
+            write_image(out / f"{path.stem}_overlay.png", draw(image, result))
+            rows.append({"image": str(path), "state": result.state, "grade": result.grade,
+                         "ratio": result.ratio, "mask_ratio": result.mask_ratio, "review": result.review,
+                         "roi": "" if result.roi is None else "{x},{y},{w},{h}".format(**result.roi)})
+    with open(out / "grades.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "grades.json").write_text(json.dumps(rows, indent=2))
+    return rows

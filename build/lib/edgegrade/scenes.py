@@ -1,0 +1,137 @@
+"""Full microscope frames with the true embryo box: a rendered embryo (edgegrade.synth) placed
+at a chosen magnification, off-centre, in a dish scene with the distractors a localiser must
+ignore: the bright well edge and the dark beyond it, a holding pipette, cumulus debris, dust,
+burnt-in text and uneven illumination.
+
+The truth box is the bounding box of the cell-or-fragment pixels inside the frame, the same
+definition the benchmark uses for the annotated real frames.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edgegrade.synth import _stamp, render_embryo
+
+MAX_RENDER = 512  # embryos drawn larger are upsampled (optics blur the fine grain anyway)
+
+
+@dataclass
+class Scene:
+    image: np.ndarray  # uint8 grey, height x width
+    label: np.ndarray  # uint8 label map, same size
+    box: tuple  # true embryo box x, y, w, h (cells and fragments), in the frame
+    fraction: float  # zona diameter / frame width
+
+
+def _blobs(layer, rng, centre, spread, n, radius):
+    for _ in range(n):
+        c = centre + rng.normal(0, spread, 2)
+        r = max(1, int(radius * rng.uniform(0.4, 1.0)))
+        cv2.circle(layer, (int(c[0]), int(c[1])), r, float(rng.uniform(0.5, 1.0)), -1, cv2.LINE_AA)
+
+
+def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 960,
+                 fraction: float | None = None, grade: str | None = None, embryo: bool = True) -> Scene:
+    """One frame; `fraction` (zona diameter over frame width) defaults to a log-uniform draw
+    over 0.08-0.9, the magnifications from a whole dish field to an EmbryoScope-like crop.
+    embryo=False leaves the well empty (the 'no embryo in view' case)."""
+    f = float(np.exp(rng.uniform(np.log(0.08), np.log(0.9)))) if fraction is None else float(fraction)
+    zona_d = f * width
+    emb = render_embryo(rng, min(MAX_RENDER, max(64, int(zona_d / 0.57))), grade)
+    ex, ey, ed, _ = emb.box
+    k = zona_d / ed  # render pixels -> frame pixels
+    # the patch: the zona and a little medium around it, cut out with a soft disc
+    cut = int(ed * 0.68)
+    cx, cy = ex + ed / 2, ey + ed / 2
+    y0, x0 = max(0, int(cy - cut)), max(0, int(cx - cut))
+    patch = emb.image[y0:int(cy + cut), x0:int(cx + cut)].astype(np.float32)
+    plabel = emb.label[y0:int(cy + cut), x0:int(cx + cut)]
+    yy, xx = np.mgrid[0:patch.shape[0], 0:patch.shape[1]].astype(np.float32)
+    d = np.hypot(xx + x0 - cx, yy + y0 - cy) / (ed / 2)
+    ring = (d > 1.1) & (d < 1.3)
+    medium = float(np.median(patch[ring])) if ring.any() else float(np.median(patch))
+    alpha = np.clip((1.3 - d) / 0.2, 0, 1)
+    size = (max(1, round(patch.shape[1] * k)), max(1, round(patch.shape[0] * k)))
+    patch = cv2.resize(patch - medium, size, interpolation=cv2.INTER_LINEAR)
+    alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
+    plabel = cv2.resize(plabel, size, interpolation=cv2.INTER_NEAREST)
+
+    # the dish: medium, a well around the embryo (bright rim inside its edge, dark beyond)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    level = rng.uniform(150, 190)
+    img = np.full((height, width), level, np.float32)
+    pos = np.array([rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height])
+    well_r = zona_d / 2 * rng.uniform(1.5, 3.0)
+    well_c = pos + rng.normal(0, 0.3, 2) * (well_r - zona_d / 2)
+    dw = np.hypot(xx - well_c[0], yy - well_c[1]) - well_r
+    img += np.exp(-((dw + 0.06 * well_r) / (0.06 * well_r)) ** 2) * rng.uniform(50, 90)
+    img -= np.clip(dw / (0.05 * well_r), 0, 1) * (level - rng.uniform(15, 60))
+
+    # paste the embryo
+    px, py = int(pos[0] - size[0] / 2), int(pos[1] - size[1] / 2)
+    fx0, fy0 = max(0, px), max(0, py)
+    fx1, fy1 = min(width, px + size[0]), min(height, py + size[1])
+    label = np.zeros((height, width), np.uint8)
+    if embryo and fx1 > fx0 and fy1 > fy0:
+        src = (slice(fy0 - py, fy1 - py), slice(fx0 - px, fx1 - px))
+        a = alpha[src]
+        region = img[fy0:fy1, fx0:fx1]
+        img[fy0:fy1, fx0:fx1] = region + a * patch[src] + a * (level - region) * 0.8
+        label[fy0:fy1, fx0:fx1] = plabel[src]
+
+    # distractors, none of them labelled
+    clutter = np.zeros((height, width), np.float32)
+    grain = cv2.GaussianBlur(rng.standard_normal((height, width), dtype=np.float32), (0, 0), max(0.8, k * 0.6))
+    zr = zona_d / 2
+    if embryo and rng.random() < 0.7:  # a granular corona and cumulus clumps clinging to the zona
+        d = np.hypot(xx - pos[0], yy - pos[1])
+        corona = np.clip((zr * rng.uniform(1.15, 1.5) - d) / (0.05 * zr + 1), 0, 1) * (d > zr * 0.98)
+        img += corona * (grain * rng.uniform(12, 30) + rng.uniform(-8, 12))
+        for _ in range(int(rng.integers(1, 7))):
+            t, rad = rng.uniform(0, 2 * np.pi), zr * rng.uniform(1.0, 1.5)
+            _blobs(clutter, rng, pos + rad * np.array([np.cos(t), np.sin(t)]), zr * 0.1 + 1,
+                   int(rng.integers(4, 14)), zr * 0.07 + 1.5)
+    for _ in range(int(rng.integers(0, 6))):  # cumulus clumps and debris
+        c = np.array([rng.uniform(0, width), rng.uniform(0, height)])
+        if np.hypot(*(c - pos)) < zona_d * 0.7:
+            continue
+        _blobs(clutter, rng, c, zona_d * 0.06 + 2, int(rng.integers(3, 12)), zona_d * 0.03 + 1.5)
+    img += clutter * (grain * 40 + rng.uniform(-20, 30))
+    for _ in range(int(rng.integers(0, 12))):  # dust on the optics: soft dark spots
+        c = (int(rng.uniform(0, width)), int(rng.uniform(0, height)))
+        spot = np.zeros((height, width), np.float32)
+        cv2.circle(spot, c, int(rng.uniform(2, 10)), 1.0, -1)
+        img -= cv2.GaussianBlur(spot, (0, 0), 3) * rng.uniform(5, 20)
+    if rng.random() < 0.4:  # holding pipette: a glass tube from the frame edge to the zona
+        side = -1 if rng.random() < 0.5 else 1
+        tube_r = zona_d * rng.uniform(0.25, 0.4)
+        tip = pos + np.array([side * zona_d * 0.55, 0])
+        end = (0 if side < 0 else width, tip[1] + rng.normal(0, 0.1) * zona_d)
+        tube = np.zeros((height, width), np.float32)
+        cv2.line(tube, (int(tip[0]), int(tip[1])), (int(end[0]), int(end[1])), 1.0, max(2, int(2 * tube_r)))
+        edge = cv2.morphologyEx(tube, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+        img += cv2.GaussianBlur(edge, (0, 0), 1.2) * rng.uniform(-60, -30) + tube * rng.uniform(-10, 15)
+        label[tube > 0.5] = 0
+
+    # illumination, defocus, noise, burnt-in text
+    g = rng.uniform(-0.25, 0.25, 2)
+    img *= 1 + g[0] * (xx / width - 0.5) + g[1] * (yy / height - 0.5)
+    img -= (np.hypot(xx / width - 0.5, yy / height - 0.5) ** 2) * rng.uniform(0, 80)  # vignetting
+    sigma = rng.uniform(0, 1.2)
+    if sigma > 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), sigma)
+    img += rng.standard_normal((height, width), dtype=np.float32) * rng.uniform(1.5, 4.0)
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    _stamp(out, rng, float(max(width, height)))
+    label[out == 255] = 0  # the stamp's white box can cover a cell at the frame edge
+    return Scene(out, label, true_box(label), f)
+
+
+def true_box(label: np.ndarray) -> tuple | None:
+    """Bounding box (x, y, w, h) of the cell-or-fragment pixels; None when there are none."""
+    ys, xs = np.nonzero(label)
+    if len(xs) == 0:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)

@@ -1,0 +1,204 @@
+"""Procedural cleavage-stage embryos with exact label maps (the embedded default data).
+
+Modelled on EmbryoScope frames (../shared/data/cleavage-real): a grey medium inside a well
+with a bright rim and dark surround, an off-centre zona pellucida, 2-8 overlapping
+blastomeres with granular cytoplasm and faint nuclei, fragments whose total share of the
+embryo is drawn to hit a chosen grade, and distractors that are *not* fragments (vacuoles,
+cumulus debris outside the zona, a burnt-in time stamp), then uneven illumination, a
+Hoffman-like relief, defocus and noise. Everything is drawn from one seeded generator, so a
+(seed, index) pair always gives the same image.
+"""
+
+import csv
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgegrade.grading import CELL, FRAGMENT, GRADES, fragment_ratio, grade_of
+from edgegrade.imageio import write_image
+
+
+@dataclass
+class Rendered:
+    image: np.ndarray  # uint8 grey, size x size
+    label: np.ndarray  # uint8 label map
+    ratio: float
+    target_ratio: float
+    box: tuple  # embryo (zona) box x, y, w, h in pixels
+
+
+def _ellipse(layer, centre, axes, angle, value, thickness=-1):
+    cv2.ellipse(layer, (int(centre[0] * 16), int(centre[1] * 16)),
+                (max(1, int(axes[0] * 16)), max(1, int(axes[1] * 16))),
+                float(angle), 0, 360, value, thickness, cv2.LINE_AA if thickness > 0 else cv2.LINE_8, 4)
+
+
+@lru_cache(maxsize=8)
+def _grid(size: int):
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    yy.flags.writeable = xx.flags.writeable = False
+    return yy, xx
+
+
+def _in_disc(rng, centre, radius):
+    r, t = radius * np.sqrt(rng.random()), rng.random() * 2 * np.pi
+    return centre[0] + r * np.cos(t), centre[1] + r * np.sin(t)
+
+
+def _target_ratio(rng, grade: str | None) -> float:
+    g = GRADES[rng.integers(len(GRADES))] if grade is None else next(x for x in GRADES if x.name == grade)
+    high = min(g.high, 0.8)  # beyond ~80% fragments there is no embryo left to draw
+    return float(rng.uniform(g.low + 0.01, high - 0.01))
+
+
+def render_embryo(rng: np.random.Generator, size: int = 256, grade: str | None = None) -> Rendered:
+    s = float(size)
+    yy, xx = _grid(size)
+
+    # Well: bright rim just inside its edge, dark beyond (the EmbryoScope look).
+    wc = (s * rng.uniform(0.3, 0.7), s * rng.uniform(0.35, 0.65))
+    wr = s * rng.uniform(0.48, 0.62)
+    dw = np.hypot(xx - wc[0], yy - wc[1]) - wr
+    medium = rng.uniform(150, 180)
+    rim = np.exp(-((dw + 0.05 * s) / (0.045 * s)) ** 2) * rng.uniform(70, 100)
+    outside = np.clip(dw / (0.04 * s), 0, 1)
+    img = medium + rim - outside * (medium - rng.uniform(15, 50))
+
+    # Embryo: zona pellucida ring, off-centre inside the well.
+    zr = s * rng.uniform(0.24, 0.33)
+    off = rng.uniform(0, max(0.0, wr - zr - 0.06 * s) * 0.8)
+    ang = rng.uniform(0, 2 * np.pi)
+    ec = (wc[0] + off * np.cos(ang), wc[1] + off * np.sin(ang))
+    zt = zr * rng.uniform(0.07, 0.11)  # zona thickness
+    dz = np.hypot(xx - ec[0], yy - ec[1])
+    zbox = (slice(max(0, int(ec[1] - zr) - 3), int(ec[1] + zr) + 4), slice(max(0, int(ec[0] - zr) - 3), int(ec[0] + zr) + 4))
+    d = dz[zbox]  # the ring's terms vanish outside the zona's box
+    img[zbox] += np.exp(-((d - zr + zt / 2) / (zt / 2)) ** 4) * rng.uniform(-12, 12) \
+        - np.exp(-((d - zr) / 1.2) ** 2) * 25 - np.exp(-((d - zr + zt) / 1.2) ** 2) * 15
+    inner = zr - zt
+
+    target = _target_ratio(rng, grade)
+    label = np.zeros((size, size), np.uint8)
+    edges = np.zeros((size, size), np.float32)
+    light = np.zeros((size, size), np.float32)  # nuclei and vacuoles: lighter, smooth
+
+    # Blastomeres: fewer, smaller cells when the embryo is heavily fragmented.
+    n_cells = int(rng.integers(2, 9))
+    cell_r = inner * np.sqrt(0.9 / n_cells) * (1.0 - 0.55 * target) * rng.uniform(0.9, 1.1)
+    for _ in range(n_cells):
+        c = _in_disc(rng, ec, max(1.0, inner - cell_r * 1.05))
+        axes = (cell_r * rng.uniform(0.85, 1.15), cell_r * rng.uniform(0.8, 1.05))
+        a = rng.uniform(0, 180)
+        _ellipse(label, c, axes, a, CELL)
+        _ellipse(edges, c, axes, a, 0.0)  # a later cell hides the outline of one below it
+        _ellipse(edges, c, axes, a, 1.0, thickness=2)
+        if rng.random() < 0.7:  # faint nucleus
+            _ellipse(light, _in_disc(rng, c, cell_r * 0.3), (cell_r * 0.22,) * 2, 0, 0.5)
+        if rng.random() < 0.25:  # vacuole: a bright, sharp spot that is not a fragment
+            _ellipse(light, _in_disc(rng, c, cell_r * 0.5), (cell_r * rng.uniform(0.08, 0.16),) * 2, 0, 1.0)
+
+    # Fragments until the target ratio is reached, in a few clusters as in real embryos, some
+    # scattered; they may sit over cells (fragments win).
+    frag_scale = inner * (0.06 + 0.12 * target)
+    clusters = [_in_disc(rng, ec, inner * 0.8) for _ in range(int(rng.integers(1, 5)))]
+    for i in range(600):
+        if rng.random() < 0.7:
+            c = _in_disc(rng, clusters[i % len(clusters)], inner * rng.uniform(0.12, 0.35))
+        else:
+            c = _in_disc(rng, ec, inner * 0.95)
+        r = frag_scale * rng.uniform(0.35, 1.0)
+        axes, a = (r, r * rng.uniform(0.6, 1.0)), rng.uniform(0, 180)
+        _ellipse(label, c, axes, a, FRAGMENT)
+        _ellipse(edges, c, axes, a, 0.0)
+        _ellipse(edges, c, axes, a, 0.9, thickness=1)
+        if i % 4 == 3:
+            inside = label[zbox]  # everything drawn so far lies within the zona's box
+            if np.count_nonzero(inside == FRAGMENT) >= target * np.count_nonzero(inside):
+                break
+    label[dz > inner] = 0  # nothing leaks into the zona
+
+    # Cumulus debris outside the zona (label 0): clumps of small granular blobs.
+    debris = np.zeros((size, size), np.float32)
+    for _ in range(int(rng.integers(0, 4))):
+        dc = _in_disc(rng, ec, zr * 1.9)
+        if np.hypot(dc[0] - ec[0], dc[1] - ec[1]) < zr * 1.15:
+            continue
+        for _ in range(int(rng.integers(4, 12))):
+            _ellipse(debris, _in_disc(rng, dc, 0.05 * s), (rng.uniform(0.006, 0.02) * s,) * 2, 0, 1.0)
+
+    # Texture: granular cytoplasm from one noise field; fragments are finer and brighter.
+    grain = cv2.GaussianBlur(rng.standard_normal((size, size), dtype=np.float32), (0, 0), 0.8)
+    # Cumulus remnants: a grainy, patchy halo just outside the zona (label 0).
+    reach = zr * rng.uniform(1.1, 1.3)
+    lobes, phase = rng.integers(1, 4), rng.uniform(0, 6.3)
+    y0, y1 = max(0, int(ec[1] - reach)), min(size, int(ec[1] + reach) + 1)  # only near the zona
+    x0, x1 = max(0, int(ec[0] - reach)), min(size, int(ec[0] + reach) + 1)
+    box = (slice(y0, y1), slice(x0, x1))
+    patch = np.cos(np.arctan2(yy[box] - ec[1], xx[box] - ec[0]) * lobes + phase)
+    halo = np.clip((reach - dz[box]) / (0.03 * s), 0, 1) * (dz[box] > zr) * np.clip(patch + 0.3, 0, 1)
+    img[box] += halo * (grain[box] * 16 - 6)
+    cyto = label == CELL
+    img[cyto] = img[cyto] * 0.8 + grain[cyto] * 16 + 6
+    fr = label == FRAGMENT
+    img[fr] = img[fr] * 0.9 + grain[fr] * 12 + rng.uniform(28, 45)  # refractile: brighter than cytoplasm
+    img += debris * (grain * 22 - 25)
+    img += light * 22
+    img -= cv2.GaussianBlur(edges, (0, 0), 0.7) * rng.uniform(45, 70)
+    img += np.where(dz < zr, grain * 7, grain * 2)  # grainy perivitelline space, faint medium
+
+    # Hoffman-like relief: a directional derivative shades every edge light on one side.
+    relief = cv2.Sobel(cv2.GaussianBlur(img, (0, 0), 1.2), cv2.CV_32F, 1, 0, ksize=3)
+    img += relief * rng.uniform(0.06, 0.16)
+    # Uneven illumination, defocus, sensor noise.
+    g = rng.uniform(-0.12, 0.12, 2)
+    img *= 1 + g[0] * (xx / s - 0.5) + g[1] * (yy / s - 0.5)
+    sigma = rng.uniform(0.0, 1.0)
+    if sigma > 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), sigma)
+    img += rng.standard_normal((size, size), dtype=np.float32) * rng.uniform(1.5, 4.0)
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    _stamp(out, rng, s)
+    box = (int(ec[0] - zr), int(ec[1] - zr), int(2 * zr), int(2 * zr))
+    return Rendered(out, label, fragment_ratio(label), target, box)
+
+
+def _stamp(img, rng, s):
+    """Burnt-in well number and time stamp, black on white, as EmbryoScope prints them."""
+    scale = s / 800 * 0.9
+    if scale < 0.25:
+        return
+    for text, x in ((f"Well {rng.integers(1, 17)}", 0.012), (f"{rng.uniform(20, 70):.1f} h", 0.91)):
+        (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        org = (int(min(x * s, s - w - 4)), int(s * 0.985))
+        cv2.rectangle(img, (org[0] - 2, org[1] - h - 3), (org[0] + w + 2, org[1] + 3), 255, -1)
+        cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, 0, 1, cv2.LINE_AA)
+
+
+def write_dataset(out, n: int, size: int = 256, seed: int = 0, grade_only: int = 0,
+                  progress: bool = True) -> dict:
+    """n paired images (images/, masks/) plus grade_only images that have only a grade row in
+    labels.csv. Each image is its own embryo."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    rows = []
+    counts = {g.name: 0 for g in GRADES}
+    for i in tqdm(range(n + grade_only), desc="synth", unit="img", disable=not progress):
+        r = render_embryo(np.random.default_rng([seed, i]), size)
+        name = f"syn{seed}_{i:05d}"
+        write_image(out / "images" / f"{name}.png", r.image)
+        grade = grade_of(r.ratio)
+        counts[grade] += 1
+        if i < n:
+            write_image(out / "masks" / f"{name}.png", r.label)
+            rows.append({"image": f"{name}.png", "grade": "", "ratio": "", "embryo_id": name})
+        else:
+            rows.append({"image": f"{name}.png", "grade": grade, "ratio": "", "embryo_id": name})
+    with open(out / "labels.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["image", "grade", "ratio", "embryo_id"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return {"paired": n, "grade_only": grade_only, "grades": counts, "out": str(out)}

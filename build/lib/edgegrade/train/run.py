@@ -1,0 +1,208 @@
+"""`edgegrade train`: build data, run the recipe's phases, write the modules, metrics and plots.
+
+Reads top to bottom: data -> for each phase (model, optimiser, epochs with validation and
+best-checkpoint selection) -> final module files -> test evaluation -> plots.
+"""
+
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from edgegrade import datasets
+from edgegrade.errors import EdgegradeError
+from edgegrade.preprocess import PreprocessSpec
+from edgegrade.train import checkpoint
+from edgegrade.train.config import RECIPES, Phase, TrainConfig
+from edgegrade.train.data import EmbryoDataset
+from edgegrade.train.loop import (MetricsLog, check_finite, evaluate, poly_lr, recalibrate_batchnorm, score,
+                                  train_one_epoch)
+from edgegrade.train.model import ModelConfig, build_model
+from edgegrade.train.resnet import load_torchvision_weights
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise EdgegradeError("--device cuda: no CUDA GPU visible to torch (use --device cpu)")
+    return torch.device(name)
+
+
+def seed_everything(seed: int):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def dist_info() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), world
+
+
+def prepare_data(cfg: TrainConfig, out: Path, is_main: bool) -> Path:
+    if cfg.data:
+        return Path(cfg.data)
+    root = out / "data"
+    if is_main and not (root / "labels.csv").exists():
+        from edgegrade.synth import write_dataset
+
+        write_dataset(root, cfg.synth_n, size=cfg.size, seed=cfg.seed, grade_only=cfg.synth_grade_only)
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+    return root
+
+
+def make_loader(samples, spec, cfg, *, train: bool, device, distributed=False):
+    ds = EmbryoDataset(samples, spec, augment=train)
+    sampler = torch.utils.data.DistributedSampler(ds, shuffle=train, seed=cfg.seed) if distributed else None
+    return torch.utils.data.DataLoader(
+        ds, batch_size=cfg.batch, shuffle=train and sampler is None, sampler=sampler,
+        num_workers=cfg.workers, pin_memory=device.type == "cuda", drop_last=train and len(ds) > cfg.batch,
+        persistent_workers=cfg.workers > 0, generator=torch.Generator().manual_seed(cfg.seed))
+
+
+def build_phase_model(phase: Phase, cfg: TrainConfig, out: Path, device):
+    model = build_model(**phase.model_kwargs(cfg))
+    if phase.init_from:
+        state = checkpoint.load(out / phase.init_from / "best.pt")
+        model.load_state_dict(state["model"])
+    elif cfg.backbone_weights:
+        load_torchvision_weights(model.backbone, cfg.backbone_weights)
+    if phase.freeze:
+        trainable = {id(p) for p in model.finetune_parameters()}
+        for p in model.parameters():
+            p.requires_grad_(id(p) in trainable)
+    model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, log: MetricsLog) -> Path:
+    rank, world = dist_info()
+    is_main = rank == 0
+    pdir = out / phase.name
+    last, best = pdir / "last.pt", pdir / "best.pt"
+    model = build_phase_model(phase, cfg, out, device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=getattr(cfg, phase.lr_key), weight_decay=cfg.weight_decay,
+                                  fused=device.type == "cuda")
+    start, best_score = 1, -float("inf")
+    if cfg.resume and last.exists():
+        state = checkpoint.load(last, map_location=device)
+        getattr(model, "module", model).load_state_dict(state["model"])
+        if state.get("optimizer"):
+            optimizer.load_state_dict(state["optimizer"])
+        start, best_score = state["epoch"] + 1, state["metrics"].get("best_score", -float("inf"))
+        if is_main:
+            print(f"[{phase.name}] resuming after epoch {state['epoch']}")
+    if world > 1:
+        ddp_kw = {"device_ids": [device.index]} if device.type == "cuda" else {}
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, find_unused_parameters=phase.weights.reg == 0 or phase.regression_only, **ddp_kw)
+    amp = cfg.amp if cfg.amp != "auto" else ("bf16" if device.type == "cuda" else "off")
+    scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
+    mcfg = ModelConfig(**phase.model_kwargs(cfg))
+    meta = dict(model_config=mcfg, preprocess=spec.to_dict(), train_config=cfg.to_dict(),
+                phase=phase.name, role=phase.role)
+    steps = min(len(loaders["train"]), cfg.max_steps) if cfg.max_steps else len(loaders["train"])
+    base_lr = getattr(cfg, phase.lr_key)
+    for epoch in range(start, cfg.epochs + 1):
+        if hasattr(loaders["train"].sampler, "set_epoch"):
+            loaders["train"].sampler.set_epoch(epoch)
+        t0 = time.perf_counter()
+        schedule = None if cfg.schedule == "constant" else (
+            lambda i, e=epoch: poly_lr(base_lr, (e - 1) * steps + i, cfg.epochs * steps))
+        losses = train_one_epoch(model, loaders["train"], optimizer, phase.weights, device, amp, scaler,
+                                 freeze=phase.freeze, max_steps=cfg.max_steps, schedule=schedule,
+                                 desc=f"{phase.name} {epoch}/{cfg.epochs}", show=is_main)
+        check_finite(losses, phase.name, epoch, last)
+        if not is_main:
+            torch.distributed.barrier()
+            continue
+        # the bare module: a DDP forward would broadcast buffers, a collective only rank 0 joins
+        bare = getattr(model, "module", model)
+        if cfg.precise_bn and not phase.freeze:  # frozen BatchNorm keeps phase 1's statistics
+            recalibrate_batchnorm(bare, loaders["train"], device, amp, cfg.precise_bn)
+        val, _ = evaluate(bare, loaders["val"], device, amp)
+        current = score(val, phase.select)
+        improved = not (current <= best_score)  # NaN (e.g. no validation masks) counts as better
+        best_score = current if improved and current == current else best_score
+        metrics = {**val, "best_score": best_score, "select": phase.select}
+        checkpoint.save(last, model, **meta, epoch=epoch, metrics=metrics, optimizer=optimizer)
+        if improved or not best.exists():
+            checkpoint.save(best, model, **meta, epoch=epoch, metrics=metrics)
+        log.write({"phase": phase.name, "epoch": epoch, **losses, **val, "seconds": time.perf_counter() - t0})
+        print(f"[{phase.name}] epoch {epoch}: loss {losses['loss']:.4f}  dice {val.get('dice', float('nan')):.3f}  "
+              f"MAE {val.get('mae_direct', float('nan')):.4f}  ({losses['images_per_s']:.1f} img/s)"
+              + ("  *best*" if improved else ""))
+        if world > 1:
+            torch.distributed.barrier()
+    if is_main:
+        checkpoint.drop_optimizer(last)  # the phase is over: a third of the bytes, same resume point
+    return best
+
+
+def train(cfg: TrainConfig) -> dict:
+    if cfg.recipe not in RECIPES:
+        raise EdgegradeError(f"--recipe {cfg.recipe}: unknown; choose from {', '.join(RECIPES)}")
+    if cfg.size % 32:
+        raise EdgegradeError(f"--size {cfg.size}: must be a multiple of 32 (ResNet-50 downsamples by 32)")
+    rank, world = dist_info()
+    device = resolve_device(cfg.device)
+    if world > 1:
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    seed_everything(cfg.seed + rank)
+    is_main = rank == 0
+    out = Path(cfg.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EdgegradeError(f"--out {out}: cannot create ({exc.strerror})") from None
+    phases = RECIPES[cfg.recipe]
+    needs_masks = any(p.weights.seg for p in phases)
+    data_root = prepare_data(cfg, out, is_main)
+    ds = datasets.load(data_root, require_paired=needs_masks)
+    splits = datasets.split_by_embryo(ds.samples, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    if len(splits["train"]) < 2 or not splits["val"]:
+        # BatchNorm (and the ASPP image pooling) needs two images in a training batch
+        raise EdgegradeError(f"{data_root}: too few embryos for a train/val split ({len(ds.samples)} images; "
+                             "need at least 2 for training and 1 for validation)")
+    spec = PreprocessSpec(size=cfg.size, crop=cfg.crop, margin=cfg.margin)
+    loaders = {
+        "train": make_loader(splits["train"], spec, cfg, train=True, device=device, distributed=world > 1),
+        "val": make_loader(splits["val"], spec, cfg, train=False, device=device),
+        "test": make_loader(splits["test"] or splits["val"], spec, cfg, train=False, device=device),
+    }
+    if is_main:
+        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        (out / "splits.json").write_text(json.dumps({k: [s.name for s in v] for k, v in splits.items()}))
+        print(f"data {data_root}: train {len(splits['train'])}, val {len(splits['val'])}, "
+              f"test {len(splits['test'])} images on {device}")
+    log = MetricsLog(out / "metrics.csv")
+    results = {}
+    for phase in phases:
+        best = run_phase(phase, cfg, loaders, out, device, spec, log)
+        if not is_main:
+            continue
+        final = out / f"{phase.role}.pt"
+        checkpoint.publish(best, final)
+        model = checkpoint.model_from(checkpoint.load(final)).to(device)
+        test, records = evaluate(model, loaders["test"], device, keep=4)
+        (out / f"eval_{phase.role}.json").write_text(json.dumps(test, indent=2))
+        results[phase.role] = {"file": str(final), "test": test}
+        if cfg.plots:
+            from edgegrade.train.plots import plot_phase
+
+            plot_phase(out, phase.name, records, spec)
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return results
