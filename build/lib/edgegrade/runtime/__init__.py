@@ -1,1 +1,0 @@
-"""The lean runtime: capture, backends, dual-module pipeline, overlay, sinks. Never imports torch."""
