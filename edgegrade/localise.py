@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from edgegrade.errors import EdgegradeError
+from edgegrade.preprocess import letterbox, square_crop, to_uint8
 
 NET_SIZE = 128
 FINE_SIDE = 1.8  # fine-pass crop side, in units of the coarse box's longer side
@@ -72,41 +73,22 @@ def iou(a, b) -> float:
 
 
 def to_grey(frame: np.ndarray) -> np.ndarray:
-    if frame is None or frame.size == 0:
-        raise EdgegradeError("empty frame")
-    if frame.dtype == np.uint16:
-        frame = (frame >> 8).astype(np.uint8)
+    frame = to_uint8(frame)
     if frame.ndim == 3:
         frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY) \
             if frame.shape[2] > 1 else frame[:, :, 0]
     return frame
 
 
-def square_crop(image: np.ndarray, x0: int, y0: int, side: int, pad_value: int = 0) -> np.ndarray:
-    """The side x side square at (x0, y0), padded with pad_value where it leaves the image."""
-    h, w = image.shape[:2]
-    sx0, sy0, sx1, sy1 = max(0, x0), max(0, y0), min(w, x0 + side), min(h, y0 + side)
-    if sx0 == x0 and sy0 == y0 and sx1 == x0 + side and sy1 == y0 + side:
-        return image[y0:y0 + side, x0:x0 + side]
-    out = np.full((side, side) + image.shape[2:], pad_value, image.dtype)
-    if sx1 > sx0 and sy1 > sy0:
-        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = image[sy0:sy1, sx0:sx1]
-    return out
-
-
 def net_input(grey: np.ndarray) -> tuple[np.ndarray, float, int, int]:
     """A grey view -> (1x1x128x128 standardised input, scale, pad_x, pad_y); letterboxed so
     that any aspect ratio fits, the padding filled with the view's median grey."""
-    h, w = grey.shape
-    scale = NET_SIZE / max(h, w)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    small = cv2.resize(grey, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    px, py = (NET_SIZE - nw) // 2, (NET_SIZE - nh) // 2
-    boxed = cv2.copyMakeBorder(small, py, NET_SIZE - nh - py, px, NET_SIZE - nw - px, cv2.BORDER_CONSTANT,
-                               value=int(np.median(small)))
-    x = boxed.astype(np.float32)
+    boxed, box = letterbox(grey, NET_SIZE)
+    inner = (slice(box.pad_y, box.pad_y + box.new_h), slice(box.pad_x, box.pad_x + box.new_w))
+    x = np.full(boxed.shape, np.median(boxed[inner]).astype(np.uint8), np.float32)  # pad: the median grey
+    x[inner] = boxed[inner]
     x = (x - x.mean()) / (x.std() + 4.0)  # illumination and exposure drop out
-    return x[None, None], scale, px, py
+    return x[None, None], box.scale, box.pad_x, box.pad_y
 
 
 def best_component(prob: np.ndarray, threshold: float = 0.5):
@@ -139,10 +121,12 @@ class Localiser:
         return prob, scale, px, py
 
     def _pass(self, grey: np.ndarray, x0: int = 0, y0: int = 0) -> Roi | None:
+        """One pass on a view whose top-left corner is (x0, y0) in the frame: the box in frame
+        coordinates, or None below MIN_CONFIDENCE."""
         prob, scale, px, py = self.probability(grey)
         box, confidence = best_component(prob)
-        if box is None:
-            return Roi(0, 0, 0, 0, confidence)
+        if box is None or confidence < MIN_CONFIDENCE:
+            return None
         bx, by, bw, bh = box
         fx, fy = (bx - px) / scale + x0, (by - py) / scale + y0
         return Roi(round(fx), round(fy), max(1, round(bw / scale)), max(1, round(bh / scale)), confidence)
@@ -154,15 +138,13 @@ class Localiser:
         fine pass runs."""
         grey = to_grey(frame)
         fill = int(np.median(grey[::16, ::16]))  # pad crops with the medium's grey
-        box, fine_passes = hint, 1
-        if box is None:
-            box, fine_passes = self._pass(grey), 2
-        for _ in range(fine_passes):
-            if box.w == 0 or box.confidence < MIN_CONFIDENCE:
+        box = hint or self._pass(grey)
+        for _ in range(1 if hint else 2):
+            if box is None:
                 return None
             x0, y0, side = box.square(FINE_SIDE)
             box = self._pass(square_crop(grey, x0, y0, side, fill), x0, y0)
-        if box.w == 0 or box.confidence < MIN_CONFIDENCE:
+        if box is None:
             return None
         h, w = grey.shape  # clip to the frame: the truth never leaves it
         x, y = max(0, box.x), max(0, box.y)

@@ -69,10 +69,9 @@ class Letterbox:
         if not self.frame_h:
             return view
         out = np.zeros((self.frame_h, self.frame_w) + view.shape[2:], view.dtype)
-        fx0, fy0 = max(0, self.x0), max(0, self.y0)  # a crop may reach past the frame's edges
-        fx1, fy1 = min(self.frame_w, self.x0 + self.src_w), min(self.frame_h, self.y0 + self.src_h)
-        if fx1 > fx0 and fy1 > fy0:
-            out[fy0:fy1, fx0:fx1] = view[fy0 - self.y0:fy1 - self.y0, fx0 - self.x0:fx1 - self.x0]
+        common = overlap(self.x0, self.y0, self.src_w, self.frame_h, self.frame_w)
+        if common:
+            out[common[0]] = view[common[1]]
         return out
 
     def points_to_frame(self, pts: np.ndarray) -> np.ndarray:
@@ -81,22 +80,49 @@ class Letterbox:
         return (pts - (self.pad_x, self.pad_y)) / self.scale + (self.x0, self.y0)
 
 
+def overlap(x0: int, y0: int, side: int, h: int, w: int):
+    """Where the side x side square at (x0, y0) meets an h x w image: (slices in the image,
+    slices in the square), or None when they do not meet."""
+    sx0, sy0, sx1, sy1 = max(0, x0), max(0, y0), min(w, x0 + side), min(h, y0 + side)
+    if sx1 <= sx0 or sy1 <= sy0:
+        return None
+    return (slice(sy0, sy1), slice(sx0, sx1)), (slice(sy0 - y0, sy1 - y0), slice(sx0 - x0, sx1 - x0))
+
+
+def square_crop(image: np.ndarray, x0: int, y0: int, side: int, pad_value: int = 0) -> np.ndarray:
+    """The side x side square at (x0, y0), padded with pad_value where it leaves the image."""
+    h, w = image.shape[:2]
+    if x0 >= 0 and y0 >= 0 and x0 + side <= w and y0 + side <= h:
+        return image[y0:y0 + side, x0:x0 + side]
+    out = np.full((side, side) + image.shape[2:], pad_value, image.dtype)
+    common = overlap(x0, y0, side, h, w)
+    if common:
+        out[common[1]] = image[common[0]]
+    return out
+
+
 def fit(src_h: int, src_w: int, size: int) -> Letterbox:
     scale = size / max(src_h, src_w)
     new_w, new_h = max(1, round(src_w * scale)), max(1, round(src_h * scale))
     return Letterbox(src_h, src_w, size, scale, (size - new_w) // 2, (size - new_h) // 2, new_w, new_h)
 
 
-def to_uint8_rgb(frame: np.ndarray, channel_order: str = "RGB") -> np.ndarray:
-    """Grey, BGR, BGRA, 8- or 16-bit frames -> HxWx3 uint8 in the model's channel order."""
+def to_uint8(frame: np.ndarray) -> np.ndarray:
+    """8-bit, 16-bit or float (0-1) frames -> uint8, channels untouched."""
     if frame is None or frame.size == 0:
         raise EdgegradeError("empty frame")
     if frame.dtype == np.uint16:
-        frame = (frame >> 8).astype(np.uint8)
-    elif frame.dtype in (np.float32, np.float64):
-        frame = np.clip(frame * 255.0, 0, 255).astype(np.uint8)
-    elif frame.dtype != np.uint8:
+        return (frame >> 8).astype(np.uint8)
+    if frame.dtype in (np.float32, np.float64):
+        return np.clip(frame * 255.0, 0, 255).astype(np.uint8)
+    if frame.dtype != np.uint8:
         raise EdgegradeError(f"unsupported frame dtype {frame.dtype}")
+    return frame
+
+
+def to_uint8_rgb(frame: np.ndarray, channel_order: str = "RGB") -> np.ndarray:
+    """Grey, BGR, BGRA, 8- or 16-bit frames -> HxWx3 uint8 in the model's channel order."""
+    frame = to_uint8(frame)
     if frame.ndim == 3 and frame.shape[2] == 1:
         frame = frame[:, :, 0]
     if frame.ndim == 2:
@@ -154,8 +180,6 @@ def crop_view(image: np.ndarray, roi, spec: PreprocessSpec, pad_value: int | Non
     """-> (the square crop around roi, (x0, y0)), or (image, None) when roi is None."""
     if roi is None:
         return image, None
-    from edgegrade.localise import square_crop
-
     x0, y0, side = roi.square(spec.margin)
     return square_crop(image, x0, y0, side, spec.pad_value if pad_value is None else pad_value), (x0, y0)
 

@@ -16,7 +16,8 @@ from torch import nn
 from tqdm import tqdm
 
 from edgegrade.imageio import atomic_write_bytes
-from edgegrade.localise import FINE_SIDE, NET_SIZE, net_input, square_crop
+from edgegrade.localise import FINE_SIDE, NET_SIZE, net_input
+from edgegrade.preprocess import letterbox, square_crop
 from edgegrade.scenes import render_scene
 
 OUT_SIZE = NET_SIZE // 4
@@ -37,12 +38,7 @@ def build_localiser_net() -> nn.Module:
 
 def _target(mask: np.ndarray) -> np.ndarray:
     """A view's embryo mask -> the 32x32 soft target, letterboxed as net_input does."""
-    h, w = mask.shape
-    scale = NET_SIZE / max(h, w)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    small = cv2.resize(mask.astype(np.float32), (nw, nh), interpolation=cv2.INTER_AREA)
-    px, py = (NET_SIZE - nw) // 2, (NET_SIZE - nh) // 2
-    boxed = cv2.copyMakeBorder(small, py, NET_SIZE - nh - py, px, NET_SIZE - nw - px, cv2.BORDER_CONSTANT, value=0)
+    boxed, _ = letterbox(mask.astype(np.float32), NET_SIZE)
     return cv2.resize(boxed, (OUT_SIZE, OUT_SIZE), interpolation=cv2.INTER_AREA)
 
 

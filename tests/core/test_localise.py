@@ -3,8 +3,8 @@ import pytest
 
 from edgegrade.errors import EdgegradeError
 from edgegrade.feed import SceneFeed
-from edgegrade.localise import Roi, default_localiser, iou, parse_roi, square_crop
-from edgegrade.preprocess import PreprocessSpec, preprocess
+from edgegrade.localise import Roi, default_localiser, iou, parse_roi
+from edgegrade.preprocess import PreprocessSpec, preprocess, square_crop
 from edgegrade.scenes import render_scene, true_box
 
 
