@@ -81,10 +81,22 @@ def training_options(func):
     """Flags shared by `train` and `ablate` (each overrides a TrainConfig field)."""
     options = [
         click.option("--data", type=click.Path(exists=True, file_okay=False), help="Dataset folder; default: fresh synthetic data in OUT/data."),
+        click.option("--task", type=click.Choice(["embryo-fragmentation", "oocyte-inclusions"]),
+                     default="embryo-fragmentation", show_default=True,
+                     help="oocyte-inclusions: Andreini et al.'s inclusion masks (synthetic oocytes by default)."),
+        click.option("--arch", type=click.Choice(["attnregdeeplab", "smanet"]), default="attnregdeeplab",
+                     show_default=True, help="smanet: segmentation only (Bonechi et al.'s SMANet)."),
+        click.option("--test-data", type=click.Path(exists=True, file_okay=False),
+                     help="A fixed test set; --data is then split into train and val only."),
+        click.option("--repeat", default=1, show_default=True,
+                     help="Passes over the (augmented) training split per epoch, for very small datasets."),
+        click.option("--init", type=click.Path(exists=True, dir_okay=False),
+                     help="Start from this checkpoint's weights (fine-tuning; same --arch/--width)."),
         click.option("--size", default=256, show_default=True, help="Model input side (multiple of 32)."),
-        click.option("--crop", type=click.Choice(["embryo", "full"]), default="embryo", show_default=True,
+        click.option("--crop", type=click.Choice(["auto", "embryo", "full"]), default="auto", show_default=True,
                      help="embryo: every image is cut to a square around the localised embryo (stored in the "
-                          "checkpoint, so export and watch crop the same way); full: the whole frame."),
+                          "checkpoint, so export and watch crop the same way); full: the whole frame; "
+                          "auto: embryo for embryos, full for oocytes."),
         click.option("--margin", default=1.5, show_default=True, help="Embryo crop side / the embryo box's longer side."),
         click.option("--epochs", default=10, show_default=True, help="Epochs per phase."),
         click.option("--batch", default=8, show_default=True),
@@ -95,7 +107,8 @@ def training_options(func):
                      help="Batches to recompute BatchNorm statistics on before each validation (0: off)."),
         click.option("--schedule", type=click.Choice(["constant", "poly"]), default="constant", show_default=True,
                      help="Learning-rate schedule per step (DeepLab's poly decay, power 0.9)."),
-        click.option("--output-stride", type=click.Choice(["16", "8"]), default="16", show_default=True),
+        click.option("--output-stride", type=click.Choice(["auto", "16", "8"]), default="auto", show_default=True,
+                     help="auto: 16 for AttnRegDeepLab, 8 for SMANet."),
         click.option("--width", type=click.Choice(["64", "32", "16"]), default="64", show_default=True,
                      help="Backbone stem channels: 64 is the paper's ResNet-50; 32/16 keep the depth at 1/4 or 1/16 "
                           "of the weights (quick experiments, tests)."),
@@ -117,24 +130,32 @@ def training_options(func):
 def train_config(no_plots, output_stride, width, **kw):
     from edgegrade.train.config import TrainConfig
 
-    return TrainConfig(**kw, output_stride=int(output_stride), width=int(width), plots=not no_plots)
+    stride = 0 if output_stride == "auto" else int(output_stride)
+    return TrainConfig(**kw, output_stride=stride, width=int(width), plots=not no_plots)
 
 
 @main.command()
 @training_options
-@click.option("--recipe", type=click.Choice(["dual", "decoupled", "s1", "mtl", "noinject", "regression", "deeplabv3plus"]),
-              default="dual", show_default=True, help="dual: assistant (S1) + grader (MTL); decoupled: single model.")
+@click.option("--recipe", type=click.Choice(["auto", "dual", "decoupled", "s1", "mtl", "noinject", "regression",
+                                            "deeplabv3plus", "seg"]), default="auto", show_default=True,
+              help="dual: assistant (S1) + grader (MTL); decoupled: single model; seg: segmentation only. "
+                   "auto: dual, s1 for SMANet, seg for oocytes.")
 @click.option("--out", default="runs/train", show_default=True, type=click.Path(file_okay=False))
 @click.option("--resume", is_flag=True, help="Continue a killed run from OUT/<phase>/last.pt.")
 def train(**kw):
-    """Train AttnRegDeepLab: OUT/assistant.pt + OUT/grader.pt (dual) or OUT/model.pt."""
+    """Train AttnRegDeepLab or SMANet: OUT/assistant.pt + OUT/grader.pt (dual) or OUT/model.pt."""
     from edgegrade.train.run import train as run
 
     results = run(train_config(**kw))
     for role, r in results.items():
         t = r["test"]
-        click.echo(f"{role}: {r['file']}  test Dice {t.get('dice', float('nan')):.3f}  "
-                   f"MAE {t.get('mae_direct', float('nan')):.4f}  MAE(mask) {t.get('mae_mask', float('nan')):.4f}")
+        nan = float("nan")
+        if kw["task"] == "oocyte-inclusions":
+            click.echo(f"{role}: {r['file']}  test pixel accuracy {t.get('pixel_acc', nan):.4f}  "
+                       f"mean IoU {t.get('miou', nan):.4f}  Dice {t.get('dice', nan):.3f}")
+        else:
+            click.echo(f"{role}: {r['file']}  test Dice {t.get('dice', nan):.3f}  "
+                       f"MAE {t.get('mae_direct', nan):.4f}  MAE(mask) {t.get('mae_mask', nan):.4f}")
 
 
 @main.group()

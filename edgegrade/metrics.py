@@ -48,12 +48,22 @@ def quadratic_kappa(cm: np.ndarray) -> float:
     return 1.0 if denom == 0 else float(1 - (weights * cm).sum() / denom)
 
 
+def pixel_scores(inter: int, union: int, pixels: int) -> dict:
+    """The oocyte paper's Table 2 figures over all pixels of a test set: pixel accuracy and the
+    mean over the two classes (target, rest) of the pooled IoU."""
+    wrong = union - inter
+    rest_union = pixels - inter  # rest predicted or rest true
+    iou_target = 1.0 if union == 0 else inter / union
+    iou_rest = 1.0 if rest_union == 0 else (pixels - union) / rest_union
+    return {"pixel_acc": 1 - wrong / pixels if pixels else float("nan"), "miou": (iou_target + iou_rest) / 2}
+
+
 class SegRegMeter:
     """Accumulates per-image results and summarises them (Dice on the fragment channel)."""
 
     def __init__(self):
         self.dice, self.iou = [], []
-        self.inter = self.pred_area = self.true_area = self.union = 0
+        self.inter = self.pred_area = self.true_area = self.union = self.pixels = 0
         self.ratio_pred, self.ratio_mask, self.ratio_true = [], [], []
 
     def add_masks(self, pred: np.ndarray, true: np.ndarray) -> None:
@@ -64,6 +74,7 @@ class SegRegMeter:
         self.union += int(np.logical_or(pred, true).sum())
         self.pred_area += int(pred.sum())
         self.true_area += int(true.sum())
+        self.pixels += true.size
 
     def add_ratios(self, true: float, direct: float | None = None, from_mask: float | None = None):
         self.ratio_true.append(true)
@@ -78,6 +89,7 @@ class SegRegMeter:
                 dice=float(np.mean(self.dice)), iou=float(np.mean(self.iou)),
                 dice_pooled=1.0 if denom == 0 else 2 * self.inter / denom,
                 iou_pooled=1.0 if self.union == 0 else self.inter / self.union,
+                **pixel_scores(self.inter, self.union, self.pixels),
             )
         true = np.asarray(self.ratio_true, float)
         for key, values in (("direct", self.ratio_pred), ("mask", self.ratio_mask)):

@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from edgegrade.errors import EdgegradeError
+from edgegrade.train.model import output_names
 
 OPSET = 17
 INPUT = "image"
@@ -41,13 +42,8 @@ class Deployable(nn.Module):
 
     def forward(self, image):
         out = self.model(image)
-        if "mask_logits" in out:
-            return torch.sigmoid(out["mask_logits"]), out["ratio"]
-        return (out["ratio"],)
-
-
-def output_names(model) -> list[str]:
-    return ["ratio"] if model.cfg.regression_only else ["masks", "ratio"]
+        probs = {"masks": torch.sigmoid(out["mask_logits"])} if "mask_logits" in out else {}
+        return tuple({**probs, **out}[n] for n in output_names(self.model.cfg))
 
 
 def export_onnx(model, path, *, size: int, metadata: dict, dynamic_batch: bool = True,
@@ -59,7 +55,7 @@ def export_onnx(model, path, *, size: int, metadata: dict, dynamic_batch: bool =
     path = Path(path)
     model = fold_batchnorm(model.eval().float().cpu())
     wrapped = Deployable(model).eval()
-    names = output_names(model)
+    names = output_names(model.cfg)
     x = torch.randn(2 if dynamic_batch else 1, 3, size, size, generator=torch.Generator().manual_seed(0))
     axes = {INPUT: {0: "batch"}, **{n: {0: "batch"} for n in names}} if dynamic_batch else None
     try:

@@ -81,6 +81,7 @@ def export_bundle(cfg: ExportConfig, progress=print) -> dict:
     from edgegrade.export.engine import build_engine, tensorrt_available
     from edgegrade.export.onnx_export import Deployable, export_onnx
     from edgegrade.train import checkpoint
+    from edgegrade.train.model import output_names
 
     if cfg.precision not in PRECISIONS:
         raise EdgegradeError(f"--precision {cfg.precision}: choose from {', '.join(PRECISIONS)}")
@@ -107,7 +108,7 @@ def export_bundle(cfg: ExportConfig, progress=print) -> dict:
             parity = export_onnx(model, fp32, size=spec.size, metadata=meta, dynamic_batch=cfg.dynamic_batch)
             with torch.no_grad():  # the torch fp32 reference on the held-out images
                 ref_model = Deployable(checkpoint.model_from(state)).eval()
-                names = ["ratio"] if model.cfg.regression_only else ["masks", "ratio"]
+                names = output_names(model.cfg)
                 ref = {n: [] for n in names}
                 for i in range(0, len(evalset), 8):
                     for n, t in zip(names, ref_model(torch.from_numpy(evalset.inputs[i:i + 8]))):

@@ -10,7 +10,7 @@ import torch
 
 from edgegrade import __version__
 from edgegrade.errors import EdgegradeError
-from edgegrade.train.model import AttnRegDeepLab, ModelConfig
+from edgegrade.train.model import ModelConfig, from_config
 
 KIND = "edgegrade-checkpoint"
 
@@ -77,7 +77,7 @@ def load(path, map_location="cpu") -> dict:
     return state
 
 
-def model_from(state: dict) -> AttnRegDeepLab:
-    model = AttnRegDeepLab(ModelConfig(**state["model_config"]))
+def model_from(state: dict):
+    model = from_config(ModelConfig(**state["model_config"]))
     model.load_state_dict(state["model"])
     return model.eval()

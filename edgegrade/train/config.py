@@ -8,10 +8,15 @@ from edgegrade.train.losses import LossWeights
 @dataclass
 class TrainConfig:
     data: str | None = None  # None: fresh synthetic data in OUT/data
-    recipe: str = "dual"
+    recipe: str = "auto"  # auto: dual (AttnRegDeepLab), s1 (SMANet on embryos), seg (oocytes)
+    task: str = "embryo-fragmentation"  # or "oocyte-inclusions" (Andreini et al.)
+    arch: str = "attnregdeeplab"  # or "smanet"
+    init: str | None = None  # checkpoint whose weights start training (fine-tuning)
+    test_data: str | None = None  # a fixed test set; the data is then split into train/val only
+    repeat: int = 1  # passes over the training split per epoch (a small set, augmented on the fly)
     out: str = "runs/train"
     size: int = 256
-    crop: str = "embryo"  # or "full": the model sees the whole frame, letterboxed
+    crop: str = "auto"  # embryo (embryo task) / full (oocytes): "full" letterboxes the whole frame
     margin: float = 1.5  # embryo crop side / the embryo box's longer side
     epochs: int = 10
     batch: int = 8
@@ -21,7 +26,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     precise_bn: int = 0  # batches to recompute BatchNorm statistics on before each validation (0: off)
     schedule: str = "constant"  # or "poly": DeepLab's decay per step
-    output_stride: int = 16
+    output_stride: int = 0  # 0: 16 for AttnRegDeepLab (DESIGN.md), 8 for SMANet (inclusions are tiny)
     width: int = 64  # backbone stem channels; 64 = ResNet-50 (smaller: tests, quick experiments)
     seed: int = 0
     workers: int = 2
@@ -37,6 +42,29 @@ class TrainConfig:
 
     def to_dict(self):
         return asdict(self)
+
+    def resolved(self) -> "TrainConfig":
+        """`auto` fields made explicit (what checkpoints store), after checking the combination."""
+        from edgegrade.errors import EdgegradeError
+
+        if self.task not in TASKS:
+            raise EdgegradeError(f"--task {self.task}: choose from {', '.join(TASKS)}")
+        oocytes = self.task == "oocyte-inclusions"
+        recipe = self.recipe if self.recipe != "auto" else (
+            "seg" if oocytes else "s1" if self.arch == "smanet" else "dual")
+        if recipe not in RECIPES:
+            raise EdgegradeError(f"--recipe {recipe}: unknown; choose from {', '.join(RECIPES)}")
+        if (self.arch == "smanet" or oocytes) and recipe not in SEGMENTATION_ONLY:
+            why = "SMANet has no regression head" if self.arch == "smanet" else "oocytes have no fragmentation grade"
+            raise EdgegradeError(f"--recipe {recipe}: {why}; use --recipe {' or '.join(SEGMENTATION_ONLY)}")
+        if self.repeat < 1:
+            raise EdgegradeError(f"--repeat {self.repeat}: must be at least 1")
+        crop = self.crop if self.crop != "auto" else ("full" if oocytes else "embryo")
+        stride = self.output_stride or (8 if self.arch == "smanet" else 16)
+        return replace(self, recipe=recipe, crop=crop, output_stride=stride)
+
+
+TASKS = ("embryo-fragmentation", "oocyte-inclusions")
 
 
 @dataclass(frozen=True)
@@ -54,7 +82,7 @@ class Phase:
 
     def model_kwargs(self, cfg: TrainConfig) -> dict:
         return dict(output_stride=cfg.output_stride, width=cfg.width, injection=self.injection,
-                    attention=self.attention, regression_only=self.regression_only)
+                    attention=self.attention, regression_only=self.regression_only, arch=cfg.arch)
 
 
 S1 = Phase("s1", "assistant", LossWeights(seg=1, reg=0, cons=1))
@@ -75,4 +103,7 @@ RECIPES: dict[str, list[Phase]] = {
     "noinject": [NOINJECT],
     "regression": [REGRESSION],
     "deeplabv3plus": [PLAIN_S1],
+    # segmentation alone (oocyte inclusions, Andreini et al.): L_seg, best mean IoU
+    "seg": [Phase("seg", "model", LossWeights(1, 0, 0), select="miou")],
 }
+SEGMENTATION_ONLY = ("seg", "s1")

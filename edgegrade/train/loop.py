@@ -115,8 +115,8 @@ def evaluate(model, loader, device, amp="off", keep=0) -> tuple[dict, dict]:
         with autocast(device, amp):
             out = model(batch["image"])
         probs = torch.sigmoid(out["mask_logits"].float()).cpu().numpy() if "mask_logits" in out else None
-        ratios = out["ratio"].float().cpu().numpy()
-        for i in range(len(ratios)):
+        ratios = out["ratio"].float().cpu().numpy() if "ratio" in out else None
+        for i in range(len(batch["image"])):
             has_ratio = bool(batch["has_ratio"][i])
             m_ratio = None
             if probs is not None:
@@ -129,9 +129,10 @@ def evaluate(model, loader, device, amp="off", keep=0) -> tuple[dict, dict]:
                                                 batch["masks"][i].cpu().numpy(), probs[i]))
             if has_ratio:
                 true = float(batch["ratio"][i])
-                meter.add_ratios(true, float(ratios[i]), m_ratio)
+                direct = None if ratios is None else float(ratios[i])
+                meter.add_ratios(true, direct, m_ratio)
                 records["true"].append(true)
-                records["direct"].append(float(ratios[i]))
+                records["direct"].append(np.nan if direct is None else direct)
                 records["mask"].append(np.nan if m_ratio is None else m_ratio)
     return meter.summary(), records
 
@@ -145,7 +146,7 @@ def score(summary: dict, key: str) -> float:
 class MetricsLog:
     """Appends one CSV row per epoch, flushed at once, so a killed run keeps its history."""
 
-    FIELDS = ["phase", "epoch", "loss", "seg", "reg", "cons", "dice", "iou", "mae_direct",
+    FIELDS = ["phase", "epoch", "loss", "seg", "reg", "cons", "dice", "iou", "miou", "pixel_acc", "mae_direct",
               "mae_mask", "grade_acc_direct", "kappa_direct", "images_per_s", "seconds"]
 
     def __init__(self, path: Path):

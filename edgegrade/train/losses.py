@@ -70,7 +70,7 @@ def total_loss(out: dict, batch: dict, w: LossWeights) -> tuple[torch.Tensor, di
     """batch: masks (B,2,H,W), has_mask, ratio, has_ratio, low, high (all per sample).
     The parts come back as detached tensors: no host sync per step."""
     parts = {}
-    total = out["ratio"].new_zeros(())
+    total = next(iter(out.values())).new_zeros((), dtype=torch.float32)
     if "mask_logits" in out and (w.seg or w.cons):
         if w.seg:
             parts["seg"] = masked_mean(seg_loss(out["mask_logits"], batch["masks"]), batch["has_mask"])

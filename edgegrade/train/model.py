@@ -21,6 +21,7 @@ class ModelConfig:
     regression_only: bool = False  # the paper's pure-regression baseline (Exp B)
     num_classes: int = 2
     width: int = 64  # ResNet stem channels: 64 is the paper's ResNet-50; the heads scale with it
+    arch: str = "attnregdeeplab"  # or "smanet" (segmentation only: no regression head, no ratio)
 
     def to_dict(self):
         return asdict(self)
@@ -132,6 +133,24 @@ class AttnRegDeepLab(nn.Module):
         return list(self.reg_head.parameters()) + list(self.classifier.parameters())
 
 
+ARCHS = ("attnregdeeplab", "smanet")
+
+
 def build_model(*, output_stride=16, injection=True, attention=True, regression_only=False,
-                width=64) -> AttnRegDeepLab:
-    return AttnRegDeepLab(ModelConfig(output_stride, injection, attention, regression_only, width=width))
+                width=64, arch="attnregdeeplab") -> nn.Module:
+    return from_config(ModelConfig(output_stride, injection, attention, regression_only, width=width, arch=arch))
+
+
+def from_config(cfg: ModelConfig) -> nn.Module:
+    if cfg.arch == "smanet":
+        from edgegrade.train.smanet import SMANet
+
+        return SMANet(cfg)
+    return AttnRegDeepLab(cfg)
+
+
+def output_names(cfg: ModelConfig) -> list[str]:
+    """What the deployed network returns: masks and/or the direct ratio."""
+    if cfg.regression_only:
+        return ["ratio"]
+    return ["masks"] if cfg.arch == "smanet" else ["masks", "ratio"]

@@ -23,7 +23,8 @@ def _plot_keys(ax, rows, keys, title):
     ax.legend()
 
 
-def plot_phase(out: Path, phase: str, records: dict, spec) -> list[Path]:
+def plot_phase(out: Path, phase: str, records: dict, spec, task: str = "embryo-fragmentation") -> list[Path]:
+    oocytes = task == "oocyte-inclusions"
     pdir = out / "plots"
     pdir.mkdir(exist_ok=True)
     written = []
@@ -31,11 +32,12 @@ def plot_phase(out: Path, phase: str, records: dict, spec) -> list[Path]:
         rows = [r for r in csv.DictReader(f) if r["phase"] == phase]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     _plot_keys(axes[0], rows, ("loss", "seg", "reg", "cons"), "training loss")
-    _plot_keys(axes[1], rows, ("dice", "mae_direct", "mae_mask", "grade_acc_direct"), "validation")
+    _plot_keys(axes[1], rows, ("dice", "miou", "pixel_acc") if oocytes else
+               ("dice", "mae_direct", "mae_mask", "grade_acc_direct"), "validation")
     written.append(_save(fig, pdir / f"{phase}_curves.png"))
 
     true = np.asarray(records["true"])
-    if true.size:
+    if true.size and not oocytes:  # an inclusion's share of the ooplasm is no grade
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
         ax = axes[0]
         for key, marker in (("direct", "o"), ("mask", "x")):
@@ -65,11 +67,11 @@ def plot_phase(out: Path, phase: str, records: dict, spec) -> list[Path]:
             row[0].imshow(grey, cmap="gray")
             row[0].set_title("input")
             row[1].imshow(masks[1] + masks[0], cmap="viridis", vmin=0, vmax=2)
-            row[1].set_title("truth (cell / fragment)")
+            row[1].set_title("truth (ooplasm / inclusion)" if oocytes else "truth (cell / fragment)")
             row[2].imshow(grey, cmap="gray")
             row[2].contour(probs[1] > 0.5, levels=[0.5], colors="cyan", linewidths=0.8)
             row[2].contour(probs[0] > 0.5, levels=[0.5], colors="red", linewidths=0.8)
-            row[2].set_title("prediction (red fragments)")
+            row[2].set_title(f"prediction (red {'inclusions' if oocytes else 'fragments'})")
             for ax in row:
                 ax.axis("off")
         written.append(_save(fig, pdir / f"{phase}_samples.png"))

@@ -67,11 +67,14 @@ class ResNet50(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        f1 = self.layer1(x)
+        return self.levels(x)[1:]
+
+    def levels(self, x):
+        """(stem at 1/2, F1, F3, F4): the stem's output feeds SMANet's second decoder level."""
+        stem = self.relu(self.bn1(self.conv1(x)))
+        f1 = self.layer1(self.maxpool(stem))
         f3 = self.layer3(self.layer2(f1))
-        f4 = self.layer4(f3)
-        return f1, f3, f4
+        return stem, f1, f3, self.layer4(f3)
 
 
 def load_torchvision_weights(backbone: ResNet50, path) -> list[str]:

@@ -49,16 +49,21 @@ def prepare_data(cfg: TrainConfig, out: Path, is_main: bool) -> Path:
         return Path(cfg.data)
     root = out / "data"
     if is_main and not (root / "labels.csv").exists():
-        from edgegrade.synth import write_dataset
+        if cfg.task == "oocyte-inclusions":
+            from edgegrade.oocytes import write_oocyte_dataset
 
-        write_dataset(root, cfg.synth_n, size=cfg.size, seed=cfg.seed, grade_only=cfg.synth_grade_only)
+            write_oocyte_dataset(root, cfg.synth_n, size=cfg.size, seed=cfg.seed)
+        else:
+            from edgegrade.synth import write_dataset
+
+            write_dataset(root, cfg.synth_n, size=cfg.size, seed=cfg.seed, grade_only=cfg.synth_grade_only)
     if torch.distributed.is_initialized():
         torch.distributed.barrier()
     return root
 
 
 def make_loader(samples, spec, cfg, *, train: bool, device, distributed=False):
-    ds = EmbryoDataset(samples, spec, augment=train)
+    ds = EmbryoDataset(samples * (cfg.repeat if train else 1), spec, augment=train)
     sampler = torch.utils.data.DistributedSampler(ds, shuffle=train, seed=cfg.seed) if distributed else None
     return torch.utils.data.DataLoader(
         ds, batch_size=cfg.batch, shuffle=train and sampler is None, sampler=sampler,
@@ -68,8 +73,12 @@ def make_loader(samples, spec, cfg, *, train: bool, device, distributed=False):
 
 def build_phase_model(phase: Phase, cfg: TrainConfig, out: Path, device):
     model = build_model(**phase.model_kwargs(cfg))
-    if phase.init_from:
-        state = checkpoint.load(out / phase.init_from / "best.pt")
+    if phase.init_from or cfg.init:
+        path = out / phase.init_from / "best.pt" if phase.init_from else Path(cfg.init)
+        state = checkpoint.load(path)
+        if ModelConfig(**state["model_config"]) != ModelConfig(**phase.model_kwargs(cfg)):
+            raise EdgegradeError(f"--init {path}: its model ({state['model_config']}) is not the one this run "
+                                 "trains; match --arch, --width and --output-stride")
         model.load_state_dict(state["model"])
     elif cfg.backbone_weights:
         load_torchvision_weights(model.backbone, cfg.backbone_weights)
@@ -138,9 +147,10 @@ def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, 
         if improved or not best.exists():
             checkpoint.save(best, model, **meta, epoch=epoch, metrics=metrics)
         log.write({"phase": phase.name, "epoch": epoch, **losses, **val, "seconds": time.perf_counter() - t0})
+        shown = f"mIoU {val.get('miou', float('nan')):.4f}" if cfg.task == "oocyte-inclusions" else \
+            f"MAE {val.get('mae_direct', float('nan')):.4f}"
         print(f"[{phase.name}] epoch {epoch}: loss {losses['loss']:.4f}  dice {val.get('dice', float('nan')):.3f}  "
-              f"MAE {val.get('mae_direct', float('nan')):.4f}  ({losses['images_per_s']:.1f} img/s)"
-              + ("  *best*" if improved else ""))
+              f"{shown}  ({losses['images_per_s']:.1f} img/s)" + ("  *best*" if improved else ""))
         if world > 1:
             torch.distributed.barrier()
     if is_main:
@@ -149,8 +159,7 @@ def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, 
 
 
 def train(cfg: TrainConfig) -> dict:
-    if cfg.recipe not in RECIPES:
-        raise EdgegradeError(f"--recipe {cfg.recipe}: unknown; choose from {', '.join(RECIPES)}")
+    cfg = cfg.resolved()
     if cfg.size % 32:
         raise EdgegradeError(f"--size {cfg.size}: must be a multiple of 32 (ResNet-50 downsamples by 32)")
     rank, world = dist_info()
@@ -171,7 +180,11 @@ def train(cfg: TrainConfig) -> dict:
     needs_masks = any(p.weights.seg for p in phases)
     data_root = prepare_data(cfg, out, is_main)
     ds = datasets.load(data_root, require_paired=needs_masks)
-    splits = datasets.split_by_embryo(ds.samples, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    if cfg.test_data:  # a fixed test set (the paper's 8 test oocytes): the data gives train + val
+        splits = datasets.split_by_embryo(ds.samples, cfg.val_fraction, 0.0, cfg.seed)
+        splits["test"] = datasets.load(cfg.test_data, require_paired=needs_masks).samples
+    else:
+        splits = datasets.split_by_embryo(ds.samples, cfg.val_fraction, cfg.test_fraction, cfg.seed)
     if len(splits["train"]) < 2 or not splits["val"]:
         # BatchNorm (and the ASPP image pooling) needs two images in a training batch
         raise EdgegradeError(f"{data_root}: too few embryos for a train/val split ({len(ds.samples)} images; "
@@ -202,7 +215,7 @@ def train(cfg: TrainConfig) -> dict:
         if cfg.plots:
             from edgegrade.train.plots import plot_phase
 
-            plot_phase(out, phase.name, records, spec)
+            plot_phase(out, phase.name, records, spec, cfg.task)
     if world > 1:
         torch.distributed.destroy_process_group()
     return results
