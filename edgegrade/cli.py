@@ -18,11 +18,45 @@ def main():
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Dataset folder to write.")
 @click.option("--n", default=200, show_default=True, help="Paired images (image + label map).")
-@click.option("--grade-only", default=0, show_default=True, help="Extra images with only a grade in labels.csv.")
+@click.option("--task", type=click.Choice(["embryo-fragmentation", "oocyte-inclusions"]), default="embryo-fragmentation",
+              show_default=True, help="Embryos (fragments) or MII oocytes (inclusions).")
+@click.option("--grade-only", default=0, show_default=True, help="Embryos: extra images with only a grade in labels.csv.")
 @click.option("--size", default=256, show_default=True, help="Image side in pixels.")
 @click.option("--seed", default=0, show_default=True)
-def synth(out, n, grade_only, size, seed):
-    """Render synthetic cleavage-stage embryos with exact label maps."""
+@click.option("--learned", is_flag=True, help="Images from a pix2pix generator instead of the procedural renderer: "
+              "trained on --data's pairs (or loaded with --generator), fed random label maps.")
+@click.option("--data", type=click.Path(exists=True, file_okay=False), help="--learned: paired images to train the generator on.")
+@click.option("--generator", type=click.Path(dir_okay=False),
+              help="--learned: generator file to use; with --data, where to write the trained one (default OUT/generator.pt).")
+@click.option("--gan-epochs", default=100, show_default=True, help="--learned: pix2pix epochs over --data.")
+@click.option("--gan-width", default=32, show_default=True, help="--learned: pix2pix ngf/ndf (the paper's pix2pix: 64).")
+@click.option("--gan-batch", default=1, show_default=True, help="--learned: pix2pix batch (pix2pix: 1).")
+@click.option("--device", default="cpu", show_default=True, help="--learned: cpu or cuda.")
+def synth(out, n, task, grade_only, size, seed, learned, data, generator, gan_epochs, gan_width, gan_batch, device):
+    """Synthetic training data with exact label maps: procedural embryos or oocytes, or
+    pix2pix images made from random label maps (--learned)."""
+    if learned:
+        from edgegrade.train.learned_synth import generate, train_generator
+
+        if data is None and generator is None:
+            raise click.UsageError("--learned needs --data (pairs to train the generator on) or --generator FILE")
+        if data is not None:
+            generator = generator or str(out / "generator.pt")
+            info = train_generator(data, generator, task=task, size=size, epochs=gan_epochs, batch=gan_batch,
+                                   width=gan_width, seed=seed, device=device)
+            click.echo(f"generator {info['generator']}: {info['epochs']} epochs over {info['pairs']} pairs in "
+                       f"{info['seconds']} s ({info['train_images_per_s']} img/s); samples {Path(generator).with_suffix('.png')}")
+        info = generate(generator, out, n, seed=seed, device=device)
+        click.echo(f"wrote {info['images']} {info['task']} pairs to {out} ({info['images_per_s']} img/s)")
+        return
+    if data or generator:
+        raise click.UsageError("--data and --generator go with --learned")
+    if task == "oocyte-inclusions":
+        from edgegrade.oocytes import write_oocyte_dataset
+
+        info = write_oocyte_dataset(out, n, size=size, seed=seed)
+        click.echo(f"wrote {info['paired']} oocytes ({info['inclusions']} inclusions) to {out}")
+        return
     from edgegrade.synth import write_dataset
 
     info = write_dataset(out, n, size=size, seed=seed, grade_only=grade_only)
@@ -307,8 +341,9 @@ def watch(**kw):
 
     s = run(WatchConfig(**kw), echo=click.echo)
     lat = s["latency_ms"].get("result", {})
+    final = f"final inclusions {s['final_inclusions']}" if s["final_inclusions"] else f"final grade {s['final_grade']}"
     click.echo(f"{s['frames']} frames in {s['seconds']} s ({s['fps']} fps); latency p50 {lat.get('p50')} ms, "
-               f"p95 {lat.get('p95')} ms; final grade {s['final_grade']}; grades {s['grades']}; "
+               f"p95 {lat.get('p95')} ms; {final}; results {s['grades']}; "
                f"decode errors {s['decode_errors']}; log {s['log']}")
 
 
@@ -325,7 +360,10 @@ def grade(paths, bundle, out, backend, roi):
 
     rows = grade_stills(bundle, paths, out, backend, roi=parse_roi(roi) if roi else None)
     for r in rows:
-        if r.get("grade"):
+        if r.get("inclusions") is not None:
+            click.echo(f"{r['image']}: {r['inclusions']} inclusion(s), {r['inclusion_area_px']:.0f} px "
+                       f"({100 * r['mask_ratio']:.2f}% of the ooplasm)")
+        elif r.get("grade"):
             click.echo(f"{r['image']}: grade {r['grade']}  ratio {r['ratio']:.3f}  mask {r['mask_ratio'] or 0:.3f}"
                        + ("  REVIEW" if r.get("review") else ""))
         else:
@@ -365,9 +403,23 @@ def bench(bundle, source, frames, runs, threads, json_out):
 @main.command()
 @training_options
 @click.option("--out", default="runs/ablate", show_default=True, type=click.Path(file_okay=False))
-def ablate(out, **kw):
-    """Run the paper's Exp A-E on the data and write Table II (OUT/table2.md, .csv)."""
-    from edgegrade.train.ablate import ablate as run
+@click.option("--real-n", default=18, show_default=True, help="oocyte-inclusions: real training oocytes when --data is absent.")
+@click.option("--test-n", default=8, show_default=True, help="oocyte-inclusions: real test oocytes when --test-data is absent.")
+@click.option("--gan-n", default=1000, show_default=True, help="oocyte-inclusions: synthetic images from the generator.")
+@click.option("--gan-epochs", default=100, show_default=True, help="oocyte-inclusions: pix2pix epochs over the real pairs.")
+@click.option("--gan-width", default=32, show_default=True, help="oocyte-inclusions: pix2pix ngf/ndf.")
+@click.option("--generator", type=click.Path(exists=True, dir_okay=False),
+              help="oocyte-inclusions: a trained generator file (skips pix2pix training).")
+def ablate(out, real_n, test_n, gan_n, gan_epochs, gan_width, generator, **kw):
+    """The paper's experiments on the data: Exp A-E and Table II for embryos; for
+    --task oocyte-inclusions the three schedules of Andreini et al.'s Table 2 (real,
+    synthetic, synthetic + real fine-tuning). Writes OUT/table2.md, .csv, .json."""
+    from edgegrade.train import ablate as exp
 
-    run(train_config(**kw, out=out), out)
+    cfg = train_config(**kw, out=out)
+    if cfg.task == "oocyte-inclusions":
+        exp.ablate_oocytes(cfg, out, real_n=real_n, test_n=test_n, synthetic_n=gan_n, gan_epochs=gan_epochs,
+                           gan_width=gan_width, generator=generator)
+    else:
+        exp.ablate(cfg, out)
     click.echo(Path(out, "table2.md").read_text())

@@ -3,7 +3,8 @@
 `SyntheticFeed`: one embryo filling the frame (an EmbryoScope-like crop). `SceneFeed`: full
 dish frames as a user moving the stage sees them: a well with an embryo at one magnification,
 an empty well ('no embryo in view'), another embryo at another magnification, in turn, each
-`block` frames long. Each view is rendered once; every frame is a cheap warp (stage drift),
+`block` frames long. `OocyteFeed`: MII oocytes one after another, as an embryologist checks
+them before ICSI (the oocyte-inclusions task). Each view is rendered once; every frame is a cheap warp (stage drift),
 blur (focus breathing) and noise of it.
 """
 
@@ -76,3 +77,17 @@ class SceneFeed(_Feed):
 
     def view(self, t):
         return self.scene_at(t).image, (0, 0)
+
+
+class OocyteFeed(_Feed):
+    def __init__(self, width: int = 640, height: int = 640, seed: int = 0, frames: int = 300, block: int = 75):
+        from edgegrade.oocytes import render_oocyte
+
+        side = min(width, height)
+        self.width, self.height, self.frames, self.block = width, height, frames, block
+        self.oocytes = [render_oocyte(np.random.default_rng([seed, i]), side) for i in range(4)]
+        self.rng = np.random.default_rng(seed + 1)
+        self.offset = ((width - side) // 2, (height - side) // 2)
+
+    def view(self, t):
+        return self.oocytes[(t // self.block) % len(self.oocytes)].image, self.offset

@@ -36,7 +36,8 @@ def add_spots(label: np.ndarray, rng: np.random.Generator, n: int | None = None)
     """The paper's recipe: 1-5 circular spots of 2-7 px diameter (at 256 px) placed at random
     inside the ooplasm (class 1), drawn as class 2 in place. Returns the number drawn."""
     size = label.shape[0]
-    inside = cv2.erode((label == CELL).astype(np.uint8), np.ones((7, 7), np.uint8))
+    reach = round(SPOT_DIAMETER[1] / 2 * size / 256) + 1  # a spot lies wholly inside the ooplasm
+    inside = cv2.erode((label == CELL).astype(np.uint8), np.ones((2 * reach + 1,) * 2, np.uint8))
     ys, xs = np.nonzero(inside)
     if not len(ys):  # a map without ooplasm (masks that mark inclusions only): spots near the centre
         yy, xx = _grid(size)

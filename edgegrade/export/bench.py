@@ -30,14 +30,14 @@ def _accuracy(infer, evalset, role) -> tuple[float | None, float | None]:
     outs = [infer(evalset.inputs[i:i + 1]) for i in range(len(evalset))]
     merged = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
     s = score(merged, evalset)
-    return s.get("dice"), s.get("mae_mask" if role == "assistant" else "mae_direct")
+    return s.get("dice"), s.get("mae_mask" if role == "assistant" or "ratio" not in merged else "mae_direct")
 
 
 def bench_bundle(bundle, runs: int = 20, n_eval: int = 16, threads: int = 0, torch_ref: bool = True) -> list[dict]:
     bundle = Path(bundle)
     manifest = read_manifest(bundle)
     spec = PreprocessSpec.from_dict(manifest["preprocess"])
-    evalset = synthetic_evalset(spec, n_eval)
+    evalset = synthetic_evalset(spec, n_eval, task=manifest.get("task", "embryo-fragmentation"))
     x = evalset.inputs[:1]
     rows = []
     for role, mod in manifest["modules"].items():

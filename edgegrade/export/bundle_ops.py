@@ -16,17 +16,21 @@ from edgegrade.preprocess import Normaliser, PreprocessSpec
 from edgegrade.runtime.backends import open_backend
 
 
-def synthetic_evalset(spec: PreprocessSpec, n: int = 32, seed: int = 12345) -> EvalSet:
-    """Fresh synthetic held-out embryos when no --data is given."""
+def synthetic_evalset(spec: PreprocessSpec, n: int = 32, seed: int = 12345,
+                      task: str = "embryo-fragmentation") -> EvalSet:
+    """Fresh synthetic held-out embryos (or oocytes) when no --data is given."""
+    from edgegrade.grading import fragment_ratio
+    from edgegrade.oocytes import render_oocyte
     from edgegrade.synth import render_embryo
 
+    render = render_oocyte if task == "oocyte-inclusions" else render_embryo
     norm, inputs, frags, ratios = Normaliser(spec), [], [], []
     for i in range(n):
-        r = render_embryo(np.random.default_rng([seed, i]), spec.size)
+        r = render(np.random.default_rng([seed, i]), spec.size)
         rgb, label = to_model_space(r.image, r.label, spec)
         inputs.append(norm(rgb))
         frags.append(label == FRAGMENT)
-        ratios.append(r.ratio)
+        ratios.append(fragment_ratio(r.label))
     return EvalSet(np.stack(inputs), frags, ratios, [f"synthetic{i}" for i in range(n)])
 
 
@@ -34,7 +38,8 @@ def verify_bundle(bundle, data=None, n: int = 32, tolerance: dict | None = None)
     bundle = Path(bundle)
     manifest = read_manifest(bundle)
     spec = PreprocessSpec.from_dict(manifest["preprocess"])
-    evalset = load_evalset(datasets.load(data).samples, spec, n) if data else synthetic_evalset(spec, n)
+    evalset = load_evalset(datasets.load(data).samples, spec, n) if data else \
+        synthetic_evalset(spec, n, task=manifest.get("task", "embryo-fragmentation"))
     results = {}
     for role, mod in manifest["modules"].items():
         with open_backend(bundle / mod["artifacts"]["fp32"]["file"], provider="cpu") as ref_backend:

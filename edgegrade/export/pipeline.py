@@ -61,7 +61,11 @@ def held_out(cfg: ExportConfig, run: Path, spec: PreprocessSpec, train_cfg: dict
     else:
         root = Path(train_cfg.get("data") or run / "data")
         ds = datasets.load(root)
-        splits = datasets.split_by_embryo(ds.samples, train_cfg["val_fraction"], train_cfg["test_fraction"], train_cfg["seed"])
+        test_data = train_cfg.get("test_data")  # a fixed test set: the data held train + val only
+        splits = datasets.split_by_embryo(ds.samples, train_cfg["val_fraction"],
+                                          0.0 if test_data else train_cfg["test_fraction"], train_cfg["seed"])
+        if test_data:
+            splits["test"] = datasets.load(test_data).samples
         evalset = load_evalset(splits["val"] + splits["test"], spec, cfg.eval_n)
         train_split = splits["train"]
     if len(evalset) == 0:
@@ -103,6 +107,7 @@ def export_bundle(cfg: ExportConfig, progress=print) -> dict:
             progress(f"[{role}] exporting ONNX")
             model = checkpoint.model_from(state)
             meta = {"edgegrade_version": __version__, "role": role, "preprocess": spec.to_dict(),
+                    "task": state["train_config"].get("task", "embryo-fragmentation"),
                     "grade_table": grade_table(), "model_config": state["model_config"]}
             fp32 = tmp / f"{role}.fp32.onnx"
             parity = export_onnx(model, fp32, size=spec.size, metadata=meta, dynamic_batch=cfg.dynamic_batch)
@@ -157,6 +162,7 @@ def export_bundle(cfg: ExportConfig, progress=print) -> dict:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "host": platform.node(),
             "kind": "dual" if len(modules) == 2 else "single", "precision": cfg.precision,
             "deployable": passed, "preprocess": spec.to_dict(), "grade_table": grade_table(),
+            "task": first["train_config"].get("task", "embryo-fragmentation"),
             "modules": manifest_modules, "export_config": asdict(cfg),
             "accuracy": {r: {p: {k: g.get(k) for k in ("passed", "dice", "mae", "ddice", "dmae", "grade_agreement")}
                              for p, g in m["artifacts"].items()} for r, m in report["modules"].items()},

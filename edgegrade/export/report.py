@@ -8,7 +8,7 @@ def write_markdown(path: Path, manifest: dict, report: dict, bundle: Path) -> No
              f"Deployable: **{'yes' if manifest['deployable'] else 'NO: accuracy gate failed'}**  ",
              f"Created {manifest['created']} by edgegrade {manifest['edgegrade_version']}; "
              f"gate on {report['eval_images']} held-out images against the torch fp32 reference.", "",
-             "| module | artifact | MB | Dice | dDice | MAE | dMAE | grade agreement | max abs diff (ratio) | ms/img (ORT CPU) | gate |",
+             "| module | artifact | MB | Dice | dDice | MAE | dMAE | grade / count agreement | max abs diff (ratio) | ms/img (ORT CPU) | gate |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda v, f="{:.4f}": "-" if v is None else f.format(v)  # noqa: E731
     for role, mod in report["modules"].items():

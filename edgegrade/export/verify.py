@@ -9,7 +9,7 @@ import numpy as np
 
 from edgegrade.grading import grade_index
 from edgegrade.metrics import SegRegMeter
-from edgegrade.postprocess import binarise, mask_ratio
+from edgegrade.postprocess import binarise, count_instances, mask_ratio
 
 
 @dataclass
@@ -36,30 +36,36 @@ def run_outputs(backend, inputs: np.ndarray, batch: int = 8) -> tuple[dict, floa
 
 
 def score(outputs: dict, evalset) -> dict:
-    """Metrics against the truth, plus per-image grades (direct and from mask)."""
+    """Metrics against the truth, plus per-image grades (direct and from mask) and counts of
+    target instances (fragments / inclusions) on the mask."""
     meter = SegRegMeter()
-    ratios = outputs["ratio"].reshape(-1)
-    mask_ratios = []
-    for i in range(len(ratios)):
+    ratios = outputs["ratio"].reshape(-1) if "ratio" in outputs else None
+    mask_ratios, counts = [], []
+    for i in range(len(evalset)):
         m_ratio = None
         if "masks" in outputs:
             frag, emb = binarise(outputs["masks"][i])
             m_ratio = mask_ratio(frag, emb)
+            counts.append(count_instances(frag)[0])
             if evalset.fragment[i] is not None:
                 meter.add_masks(frag, evalset.fragment[i])
         mask_ratios.append(np.nan if m_ratio is None else m_ratio)
         if evalset.ratio[i] is not None:
-            meter.add_ratios(evalset.ratio[i], float(ratios[i]), m_ratio)
+            meter.add_ratios(evalset.ratio[i], None if ratios is None else float(ratios[i]), m_ratio)
     s = meter.summary()
-    s["grades_direct"] = grade_index(ratios).tolist()
+    if ratios is not None:
+        s["grades_direct"] = grade_index(ratios).tolist()
     s["grades_mask"] = grade_index(np.nan_to_num(np.asarray(mask_ratios))).tolist()
+    s["counts"] = counts
     return s
 
 
 def compare(role: str, ref: dict, ref_score: dict, got: dict, got_score: dict, tol: Tolerance) -> dict:
     """Gate one artifact. The assistant ships masks: its MAE and grades are read off the mask;
-    the grader and single models ship the direct ratio."""
-    key = "mask" if role == "assistant" else "direct"
+    the grader and single models ship the direct ratio. Models without a ratio (SMANet) must
+    find the same number of instances (inclusions, fragments) per image as the reference."""
+    key = "mask" if role == "assistant" or "ratio" not in ref else "direct"
+    agree = f"grades_{key}" if "ratio" in ref else "counts"
     result = {"tolerance": asdict(tol), "failures": []}
     for name in ref:
         diff = np.abs(ref[name].astype(np.float64) - got[name].astype(np.float64))
@@ -74,7 +80,7 @@ def compare(role: str, ref: dict, ref_score: dict, got: dict, got_score: dict, t
         result["dmae"] = abs(got_score[f"mae_{key}"] - ref_score[f"mae_{key}"])
         if result["dmae"] > tol.dmae:
             result["failures"].append(f"dMAE {result['dmae']:.4f} > {tol.dmae}")
-    a, b = np.asarray(ref_score[f"grades_{key}"]), np.asarray(got_score[f"grades_{key}"])
+    a, b = np.asarray(ref_score[agree]), np.asarray(got_score[agree])
     result["grade_agreement"] = float((a == b).mean()) if a.size else 1.0
     if result["grade_agreement"] < tol.agreement:
         result["failures"].append(f"grade agreement {result['grade_agreement']:.3f} < {tol.agreement}")

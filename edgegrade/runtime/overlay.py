@@ -20,14 +20,20 @@ def draw(image: np.ndarray, result, fps: float | None = None) -> np.ndarray:
                       max(1, thick - 1), cv2.LINE_AA)
     cv2.polylines(canvas, result.embryo_contours, True, (255, 200, 0), thick, cv2.LINE_AA)
     cv2.polylines(canvas, result.fragment_contours, True, (40, 40, 255), thick, cv2.LINE_AA)
-    if result.state == "graded":
+    inclusions = getattr(result, "inclusions", None)
+    if inclusions is not None:
+        head = f"Inclusions: {inclusions['count']}"
+        lines = [f"area {inclusions['area_px']:.0f} px ({100 * inclusions['share']:.2f}% of ooplasm)"]
+        colour = (80, 200, 80) if inclusions["count"] == 0 else (40, 140, 255)
+    elif result.state == "graded":
         head = f"Grade {result.grade}"
         lines = [f"fragmentation {100 * result.ratio:.1f}%"]
         if result.mask_ratio is not None:
             lines.append(f"from mask {100 * result.mask_ratio:.1f}%")
         colour = GRADE_COLOURS[result.grade]
     else:
-        head, lines, colour = "No embryo in view", [], (200, 200, 200)
+        head = "No oocyte in view" if result.state == "no-oocyte" else "No embryo in view"
+        lines, colour = [], (200, 200, 200)
     if result.review:
         lines.append("REVIEW: grader and mask disagree")
     if fps is not None:

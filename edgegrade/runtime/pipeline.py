@@ -13,7 +13,7 @@ import numpy as np
 from edgegrade.bundle import read_manifest
 from edgegrade.errors import EdgegradeError
 from edgegrade.grading import grade_of
-from edgegrade.postprocess import binarise, mask_ratio
+from edgegrade.postprocess import binarise, count_instances, mask_ratio
 from edgegrade.preprocess import Normaliser, PreprocessSpec, preprocess
 from edgegrade.runtime.backends import open_backend
 from edgegrade.runtime.smoothing import SceneSmoother
@@ -26,7 +26,7 @@ MIN_EMBRYO_SHARE = 0.005  # of the model input; below it there is no embryo to g
 class Result:
     index: int
     name: str
-    state: str  # "graded" or "no-embryo"
+    state: str  # "graded" or "no-embryo"; oocytes: "analysed" or "no-oocyte"
     grade: str | None
     ratio: float | None  # smoothed grader ratio (the one the grade comes from)
     mask_ratio: float | None  # smoothed ratio read off the assistant's mask
@@ -39,6 +39,14 @@ class Result:
     timings: dict = field(default_factory=dict)  # milliseconds per stage
     captured: float = 0.0
     roi: dict | None = None  # the embryo box the models saw (frame pixels), when cropping
+    inclusions: dict | None = None  # oocytes: count, area_px (frame pixels), share of the ooplasm
+
+    @property
+    def label(self) -> str:
+        """What the frame came to: a grade, an inclusion count, or the state."""
+        if self.inclusions is not None:
+            return f"{self.inclusions['count']} inclusions"
+        return self.grade or self.state
 
     def log_record(self) -> dict:
         r = lambda v: None if v is None else round(v, 5)  # noqa: E731
@@ -46,6 +54,7 @@ class Result:
                 "grade": self.grade, "ratio": r(self.ratio), "mask_ratio": r(self.mask_ratio),
                 "raw_ratio": r(self.raw_ratio), "raw_mask_ratio": r(self.raw_mask_ratio),
                 "review": self.review, "scene_change": self.scene_change, "roi": self.roi,
+                **({"inclusions": self.inclusions} if self.inclusions is not None else {}),
                 "latency_ms": {k: round(v, 2) for k, v in self.timings.items()}}
 
 
@@ -83,6 +92,7 @@ class Pipeline:
 
             self.tracker = RoiTracker()
         self.roles = list(self.manifest["modules"])
+        self.task = self.manifest.get("task", "embryo-fragmentation")
         kw = lambda p: {"provider": provider, "threads": threads} if p.suffix == ".onnx" else {}  # noqa: E731
         paths = {role: choose_backend(self.manifest, self.bundle, role, backend) for role in self.roles}
         self.backends = {role: open_backend(p, **kw(p)) for role, p in paths.items()}
@@ -125,7 +135,7 @@ class Pipeline:
         if self.tracker is not None:
             t["localise"] = 1000 * (time.perf_counter() - t0)
         if not found:  # nothing to grade: no model runs, no made-up grade
-            return Result(frame.index, frame.name, "no-embryo", None, None, None, None, None, False,
+            return Result(frame.index, frame.name, self.empty_state, None, None, None, None, None, False,
                           scene_change, timings=t, captured=frame.captured)
         t0 = time.perf_counter()
         x, box = preprocess(frame.image, self.spec, self.normaliser, roi=roi)
@@ -138,6 +148,11 @@ class Pipeline:
             outputs[role] = backend.infer(x)
             t[role] = 1000 * (time.perf_counter() - s)
         t2 = time.perf_counter()
+        if self.task == "oocyte-inclusions":
+            result = self.inclusions(frame, outputs[self.roles[0]]["masks"][0], box, scene_change, t)
+            t["postprocess"] = 1000 * (time.perf_counter() - t2)
+            result.roi = None if roi is None else roi.to_dict()
+            return result
         mask_src = outputs.get("assistant") or outputs[self.roles[0]]
         ratio_src = outputs.get("grader") or outputs[self.roles[0]]
         frag, emb = binarise(mask_src["masks"][0]) if "masks" in mask_src else (None, None)
@@ -159,6 +174,24 @@ class Pipeline:
         return Result(frame.index, frame.name, state, grade, ratio, m_ratio, raw_ratio, raw_mask_ratio, review,
                       scene_change, fragment_contours, embryo_contours, t, frame.captured,
                       None if roi is None else roi.to_dict())
+
+
+    @property
+    def empty_state(self) -> str:
+        return "no-oocyte" if self.task == "oocyte-inclusions" else "no-embryo"
+
+    def inclusions(self, frame: Frame, probs: np.ndarray, box, scene_change: bool, t: dict) -> Result:
+        """An SMANet oocyte bundle: inclusions counted and measured in the ooplasm, no grade."""
+        spots, ooplasm = binarise(probs)
+        if ooplasm.mean() < MIN_EMBRYO_SHARE:
+            return Result(frame.index, frame.name, "no-oocyte", None, None, None, None, None, False,
+                          scene_change, timings=t, captured=frame.captured)
+        count, area = count_instances(spots)
+        share = mask_ratio(spots, ooplasm)
+        info = {"count": count, "area_px": round(area / box.scale ** 2, 1), "share": round(share, 5)}
+        return Result(frame.index, frame.name, "analysed", None, None, share, None, share, False, scene_change,
+                      contours_on_frame(spots, box), contours_on_frame(ooplasm, box, largest=True), t,
+                      frame.captured, inclusions=info)
 
 
 def contours_on_frame(mask: np.ndarray, box, largest: bool = False) -> list[np.ndarray]:

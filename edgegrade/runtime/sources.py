@@ -72,11 +72,12 @@ class SyntheticSource(Source):
     """The synthetic microscope feed. With fps > 0 it behaves as a live camera (capture
     thread, newest frame only) so that latency under load can be measured."""
 
-    def __init__(self, width=640, height=640, frames=300, seed=0, fps=0.0, scenes=False):
+    def __init__(self, width=640, height=640, frames=300, seed=0, fps=0.0, kind=""):
         super().__init__()
-        from edgegrade.feed import SceneFeed, SyntheticFeed
+        from edgegrade.feed import OocyteFeed, SceneFeed, SyntheticFeed
 
-        self.feed = (SceneFeed if scenes else SyntheticFeed)(width, height, seed, frames)
+        feed = {"": SyntheticFeed, "dish": SceneFeed, "oocyte": OocyteFeed}[kind]
+        self.feed = feed(width, height, seed, frames)
         self.fps = fps
         self.live = fps > 0
 
@@ -210,16 +211,18 @@ def csi_pipeline(sensor: int, width=1920, height=1080, fps=30) -> str:
 
 def open_source(spec: str) -> Source:
     """`0`, `/dev/video0`, `file.mp4`, `rtsp://...`, `csi://0`, `gst:PIPELINE`, a folder,
-    `synthetic[:WxH][@FPS][#N]` (one embryo filling the frame) or `synthetic-dish[...]` (full
-    dish frames: embryos at several magnifications and an empty well, in turn)."""
+    `synthetic[:WxH][@FPS][#N]` (one embryo filling the frame), `synthetic-dish[...]` (full
+    dish frames: embryos at several magnifications and an empty well, in turn) or
+    `synthetic-oocyte[...]` (MII oocytes one after another)."""
     spec = str(spec)
     if spec.startswith("synthetic"):
-        m = re.fullmatch(r"synthetic(-dish)?(?::(\d+)x(\d+))?(?:@(\d+(?:\.\d+)?))?(?:#(\d+))?", spec)
+        m = re.fullmatch(r"synthetic(?:-(dish|oocyte))?(?::(\d+)x(\d+))?(?:@(\d+(?:\.\d+)?))?(?:#(\d+))?", spec)
         if not m:
-            raise EdgegradeError(f"--source {spec}: expected synthetic[-dish][:WxH][@FPS][#FRAMES]")
-        dish = bool(m.group(1))
+            raise EdgegradeError(f"--source {spec}: expected synthetic[-dish|-oocyte][:WxH][@FPS][#FRAMES]")
+        kind = m.group(1) or ""
+        dish = kind == "dish"
         w, h = int(m.group(2) or (1280 if dish else 640)), int(m.group(3) or (960 if dish else 640))
-        return SyntheticSource(w, h, frames=int(m.group(5) or 300), fps=float(m.group(4) or 0), scenes=dish)
+        return SyntheticSource(w, h, frames=int(m.group(5) or 300), fps=float(m.group(4) or 0), kind=kind)
     if spec.isdigit():
         return CaptureSource(int(spec), cv2.CAP_V4L2 if Path("/dev/video0").exists() else cv2.CAP_ANY)
     if spec.startswith("/dev/video"):

@@ -11,7 +11,7 @@ from edgegrade.runtime.pipeline import Pipeline
 from edgegrade.runtime.sinks import ensure_writable
 from edgegrade.runtime.sources import Frame
 
-FIELDS = ["image", "state", "grade", "ratio", "mask_ratio", "review", "roi", "error"]
+FIELDS = ["image", "state", "grade", "ratio", "mask_ratio", "review", "inclusions", "inclusion_area_px", "roi", "error"]
 
 
 def expand(paths) -> list[Path]:
@@ -44,7 +44,9 @@ def grade_stills(bundle, paths, out, backend="auto", review_threshold=0.10, roi=
             write_image(out / f"{path.stem}_overlay.png", draw(image, result))
             rows.append({"image": str(path), "state": result.state, "grade": result.grade,
                          "ratio": result.ratio, "mask_ratio": result.mask_ratio, "review": result.review,
-                         "roi": "" if result.roi is None else "{x},{y},{w},{h}".format(**result.roi)})
+                         "roi": "" if result.roi is None else "{x},{y},{w},{h}".format(**result.roi),
+                         **({"inclusions": result.inclusions["count"], "inclusion_area_px": result.inclusions["area_px"]}
+                            if result.inclusions else {})})
     with open(out / "grades.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
         writer.writeheader()

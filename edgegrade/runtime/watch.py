@@ -113,10 +113,11 @@ def watch(cfg: WatchConfig, echo=print) -> dict:
                 for k, v in result.timings.items():
                     stages.setdefault(k, []).append(v)
                 latencies.append(record["result_latency_ms"])
-                grades[result.grade or result.state] += 1
-                if cfg.snapshot_on_change and result.grade != last_grade:
-                    snaps.save(frame.image, overlay, frame.index, f"grade{result.grade or '-'}")
-                last_grade, last = result.grade, result
+                grades[result.label] += 1
+                if cfg.snapshot_on_change and result.label != last_grade:
+                    snaps.save(frame.image, overlay, frame.index, f"grade{result.grade}" if result.grade
+                               else result.label.replace(" ", "-"))
+                last_grade, last = result.label, result
                 if video:
                     video.write(overlay)
                 if window:
@@ -143,6 +144,7 @@ def watch(cfg: WatchConfig, echo=print) -> dict:
             "frames": frames, "seconds": round(elapsed, 2), "fps": round(frames / max(elapsed, 1e-9), 2),
             "final_grade": last.grade if last else None, "final_ratio": last.ratio if last else None,
             "final_mask_ratio": last.mask_ratio if last else None, "grades": dict(grades),
+            "final_inclusions": last.inclusions if last else None,
             "latency_ms": {"result": percentiles(latencies), **{k: percentiles(v) for k, v in stages.items()}},
             "decode_errors": source.decode_errors, "dropped_frames": source.dropped,
             "snapshots": snaps.count, "log": str(log.path), "backends": pipe.backend_names, "window": window,

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from edgegrade import datasets
 from edgegrade.errors import EdgegradeError
-from edgegrade.grading import CELL, FRAGMENT, grade_of
+from edgegrade.grading import CELL, FRAGMENT
 from edgegrade.imageio import read_image, read_label_map, write_image
 from edgegrade.preprocess import PreprocessSpec, letterbox, to_uint8
 from edgegrade.train import checkpoint
@@ -101,7 +101,7 @@ def train_generator(data, out, *, task: str, size: int = 256, epochs: int = 100,
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
-            sums += [float(loss_d), float(adv), float(rec)]
+            sums += [float(loss_d.detach()), float(adv.detach()), float(rec.detach())]
         n = max(1, len(steps))
         speed = len(real) / (time.perf_counter() - t0)
         with open(log_path, "a", newline="") as f:
@@ -190,14 +190,3 @@ def _sheet(path: Path, gen, images: np.ndarray, labels: np.ndarray, dev):
         fake = gen_to_uint8(gen(one_hot(torch.from_numpy(labels)).to(dev)))
     rows = [np.hstack([(lab * 120).astype(np.uint8), img, f]) for lab, img, f in zip(labels, images, fake)]
     write_image(path, cv2.resize(np.vstack(rows), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA))
-
-
-def grade_counts(root) -> dict:
-    """Grades of a generated embryo set (read off its masks), for the command's summary."""
-    counts: dict[str, int] = {}
-    for m in sorted(Path(root, "masks").glob("*.png")):
-        from edgegrade.grading import fragment_ratio
-
-        g = grade_of(fragment_ratio(read_label_map(m)))
-        counts[g] = counts.get(g, 0) + 1
-    return counts

@@ -9,7 +9,9 @@ Where the papers are vague, and what we chose:
   layer4 d=4, as PSPNet, SMANet's ancestor) because inclusions are 2-7 px wide at 256 px and
   vanish at 1/16. `--output-stride 16` is allowed.
 - The two scales the attention chooses between: a local 3x3 context of the reduced features,
-  and a global context from PSPNet's pyramid pooling (bins 1, 2, 3, 6) over them. The two
+  and a global context from PSPNet's pyramid pooling over them, with bins 1, 2, 4, 8 instead
+  of PSPNet's 1, 2, 3, 6: ONNX exports adaptive pooling only when the bins divide the map
+  (32x32 for a 256 input at stride 8). The two
   maps are a softmax over the scales per pixel (as in Chen et al.'s "attention to scale"), so
   each pixel weighs local detail against context. The module's own prediction (1x1 conv) is
   upsampled and concatenated into the first decoder level.
@@ -35,7 +37,7 @@ def _up(x, like):
 
 
 class MultiscaleAttention(nn.Module):
-    def __init__(self, cin, ch, num_classes, bins=(1, 2, 3, 6)):
+    def __init__(self, cin, ch, num_classes, bins=(1, 2, 4, 8)):
         super().__init__()
         self.reduce = conv_bn_relu(cin, ch)  # the 1x1 conv before the attention maps apply
         self.local = conv_bn_relu(ch, ch, 3)
