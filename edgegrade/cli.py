@@ -320,7 +320,8 @@ def verify(bundle, data, n, json_out):
 @main.command()
 @click.option("--bundle", required=True, type=click.Path(file_okay=False), help="What `edgegrade export --out` wrote.")
 @click.option("--source", default="synthetic", show_default=True,
-              help="Camera index, /dev/videoN, video file, rtsp://, csi://N, gst:PIPELINE, image folder, synthetic[-dish][:WxH][@FPS][#N].")
+              help="Camera index, /dev/videoN, video file, rtsp://, csi://N, gst:PIPELINE, image folder, "
+                   "synthetic[-dish|-oocyte][:WxH][@FPS][#N].")
 @click.option("--out", default="runs/watch", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the log, snapshots and summary.")
 @click.option("--log", type=click.Path(dir_okay=False), help="JSONL log (default OUT/grades.jsonl).")

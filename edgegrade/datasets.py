@@ -19,7 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from edgegrade.errors import DataError, EdgegradeError
-from edgegrade.grading import GRADE_NAMES, fragment_ratio, grade_of, interval, parse_grade
+from edgegrade.grading import (
+    GRADE_NAMES,
+    fragment_ratio,
+    grade_of,
+    interval,
+    parse_grade,
+)
 from edgegrade.imageio import is_image, read_image, read_label_map
 
 SPLITS = ("train", "val", "test")
@@ -169,6 +175,15 @@ def check(root) -> dict:
         "ratio_histogram": {f"{edges[i]:.1f}-{edges[i + 1]:.1f}": int(c) for i, c in enumerate(hist)},
         "problems": problems,
     }
+
+
+def write_labels_csv(root, rows: list[dict]) -> None:
+    """DIR/labels.csv from rows of image, grade, ratio, embryo_id (what the writers of
+    synthetic and generated data share)."""
+    with open(Path(root) / "labels.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["image", "grade", "ratio", "embryo_id"])
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def _unit_hash(text: str) -> float:

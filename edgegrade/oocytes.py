@@ -10,16 +10,16 @@ space, polar body), 1 ooplasm ("cell"), 2 inclusion ("fragment"), so every reade
 and loss of the embryo task serves this one unchanged.
 """
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edgegrade.datasets import write_labels_csv
 from edgegrade.grading import CELL, FRAGMENT
 from edgegrade.imageio import write_image
-from edgegrade.synth import _ellipse, _grid, _in_disc
+from edgegrade.synth import _ellipse, _grid, _in_disc, optics
 
 SPOTS = (1, 5)  # inclusions per synthetic label map (paper 3.1)
 SPOT_DIAMETER = (2.0, 7.0)  # pixels at 256 x 256 (paper 3.1); scaled with the image side
@@ -108,14 +108,9 @@ def render_oocyte(rng: np.random.Generator, size: int = 256, inclusions: int | N
         if np.hypot(p[0] - c[0], p[1] - c[1]) > zona_in + zona_t + 6:
             _ellipse_img(img, p, rng.uniform(2, 6) * s / 256, -rng.uniform(15, 40))
 
-    # Relief shading, uneven light, defocus, noise.
+    # Relief shading, then uneven light, defocus, noise.
     img += cv2.Sobel(cv2.GaussianBlur(img, (0, 0), 1.2), cv2.CV_32F, 1, 1, ksize=3) * rng.uniform(0.04, 0.1)
-    g = rng.uniform(-0.1, 0.1, 2)
-    img *= 1 + g[0] * (xx / s - 0.5) + g[1] * (yy / s - 0.5)
-    sigma = rng.uniform(0.0, 0.8)
-    if sigma > 0.3:
-        img = cv2.GaussianBlur(img, (0, 0), sigma)
-    img += rng.standard_normal((size, size), dtype=np.float32) * rng.uniform(1.5, 3.5)
+    img = optics(img, rng, tilt=0.1, blur=0.8, noise=(1.5, 3.5))
     return Oocyte(np.clip(img, 0, 255).astype(np.uint8), label, n)
 
 
@@ -138,8 +133,5 @@ def write_oocyte_dataset(out, n: int, size: int = 256, seed: int = 0, progress: 
         write_image(out / "masks" / f"{name}.png", o.label)
         rows.append({"image": f"{name}.png", "grade": "", "ratio": "", "embryo_id": name})
         spots += o.inclusions
-    with open(out / "labels.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["image", "grade", "ratio", "embryo_id"])
-        writer.writeheader()
-        writer.writerows(rows)
+    write_labels_csv(out, rows)
     return {"paired": n, "inclusions": spots, "out": str(out)}

@@ -9,7 +9,6 @@ Hoffman-like relief, defocus and noise. Everything is drawn from one seeded gene
 (seed, index) pair always gives the same image.
 """
 
-import csv
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edgegrade.datasets import write_labels_csv
 from edgegrade.grading import CELL, FRAGMENT, GRADES, fragment_ratio, grade_of
 from edgegrade.imageio import write_image
 
@@ -152,17 +152,23 @@ def render_embryo(rng: np.random.Generator, size: int = 256, grade: str | None =
     # Hoffman-like relief: a directional derivative shades every edge light on one side.
     relief = cv2.Sobel(cv2.GaussianBlur(img, (0, 0), 1.2), cv2.CV_32F, 1, 0, ksize=3)
     img += relief * rng.uniform(0.06, 0.16)
-    # Uneven illumination, defocus, sensor noise.
-    g = rng.uniform(-0.12, 0.12, 2)
-    img *= 1 + g[0] * (xx / s - 0.5) + g[1] * (yy / s - 0.5)
-    sigma = rng.uniform(0.0, 1.0)
-    if sigma > 0.3:
-        img = cv2.GaussianBlur(img, (0, 0), sigma)
-    img += rng.standard_normal((size, size), dtype=np.float32) * rng.uniform(1.5, 4.0)
-    out = np.clip(img, 0, 255).astype(np.uint8)
+    out = np.clip(optics(img, rng, tilt=0.12, blur=1.0, noise=(1.5, 4.0)), 0, 255).astype(np.uint8)
     _stamp(out, rng, s)
     box = (int(ec[0] - zr), int(ec[1] - zr), int(2 * zr), int(2 * zr))
     return Rendered(out, label, fragment_ratio(label), target, box)
+
+
+def optics(img: np.ndarray, rng: np.random.Generator, tilt: float, blur: float, noise: tuple) -> np.ndarray:
+    """What the microscope adds: uneven illumination (a linear tilt up to `tilt`), defocus
+    (Gaussian, sigma up to `blur`) and sensor noise (sigma drawn from `noise`)."""
+    size = img.shape[0]
+    yy, xx = _grid(size)
+    g = rng.uniform(-tilt, tilt, 2)
+    img = (img * (1 + g[0] * (xx / size - 0.5) + g[1] * (yy / size - 0.5))).astype(np.float32)
+    sigma = rng.uniform(0.0, blur)
+    if sigma > 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), sigma)
+    return img + rng.standard_normal((size, size), dtype=np.float32) * rng.uniform(*noise)
 
 
 def _stamp(img, rng, s):
@@ -197,8 +203,5 @@ def write_dataset(out, n: int, size: int = 256, seed: int = 0, grade_only: int =
             rows.append({"image": f"{name}.png", "grade": "", "ratio": "", "embryo_id": name})
         else:
             rows.append({"image": f"{name}.png", "grade": grade, "ratio": "", "embryo_id": name})
-    with open(out / "labels.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["image", "grade", "ratio", "embryo_id"])
-        writer.writeheader()
-        writer.writerows(rows)
+    write_labels_csv(out, rows)
     return {"paired": n, "grade_only": grade_only, "grades": counts, "out": str(out)}

@@ -26,8 +26,8 @@ def evaluate_checkpoint(path, data, *, split="all", device="auto", batch=8) -> d
 
 
 def format_metrics(m: dict) -> str:
-    keys = ["dice", "iou", "dice_pooled", "mae_direct", "mae_mask", "grade_acc_direct", "kappa_direct",
-            "grade_acc_mask", "kappa_mask"]
+    keys = ["dice", "iou", "dice_pooled", "pixel_acc", "miou", "mae_direct", "mae_mask", "grade_acc_direct",
+            "kappa_direct", "grade_acc_mask", "kappa_mask"]
     lines = [f"{m.get('checkpoint', '')} ({m.get('role', '')}) on {m.get('data', '')} [{m.get('split', '')}]: "
              f"{m['n_masks']} masks, {m['n_ratios']} ratios"]
     lines += [f"  {k:18s} {m[k]:.4f}" for k in keys if k in m]

@@ -22,9 +22,15 @@ from edgegrade import datasets
 from edgegrade.errors import EdgegradeError
 from edgegrade.grading import CELL, FRAGMENT
 from edgegrade.imageio import read_image, read_label_map, write_image
-from edgegrade.preprocess import PreprocessSpec, letterbox, to_uint8
+from edgegrade.preprocess import letterbox, to_uint8
 from edgegrade.train import checkpoint
-from edgegrade.train.pix2pix import PatchDiscriminator, UNetGenerator, init_weights, one_hot, to_uint8 as gen_to_uint8
+from edgegrade.train.pix2pix import (
+    PatchDiscriminator,
+    UNetGenerator,
+    init_weights,
+    one_hot,
+)
+from edgegrade.train.pix2pix import to_uint8 as gen_to_uint8
 
 KIND = "edgegrade-generator"
 TEMPLATES = 64  # ooplasm shapes kept in the generator file
@@ -172,10 +178,7 @@ def generate(generator, out, n: int, *, seed: int = 0, batch: int = 8, device: s
             write_image(out / "images" / f"{name}.png", image)
             write_image(out / "masks" / f"{name}.png", label)
             rows.append({"image": f"{name}.png", "grade": "", "ratio": "", "embryo_id": name})
-    with open(out / "labels.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["image", "grade", "ratio", "embryo_id"])
-        writer.writeheader()
-        writer.writerows(rows)
+    datasets.write_labels_csv(out, rows)
     seconds = time.perf_counter() - start
     return {"out": str(out), "images": n, "task": task, "seconds": round(seconds, 1),
             "images_per_s": round(n / max(seconds, 1e-9), 1)}

@@ -55,8 +55,8 @@ def test_oocyte_training_reports_the_papers_metrics_on_the_fixed_test_set(oocyte
 
 def test_fine_tuning_starts_from_the_given_weights(oocyte_run, tmp_path):
     from edgegrade.train import checkpoint
-    from edgegrade.train.run import build_phase_model
     from edgegrade.train.config import RECIPES
+    from edgegrade.train.run import build_phase_model
 
     root, _ = oocyte_run
     cfg = tiny_train_config(tmp_path, task="oocyte-inclusions", arch="smanet", init=str(root / "run" / "model.pt"))
