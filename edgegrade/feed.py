@@ -80,6 +80,8 @@ class SceneFeed(_Feed):
 
 
 class OocyteFeed(_Feed):
+    border = dict(borderMode=cv2.BORDER_REFLECT)  # stage drift shows more medium, not a black edge
+
     def __init__(self, width: int = 640, height: int = 640, seed: int = 0, frames: int = 300, block: int = 75):
         from edgegrade.oocytes import render_oocyte
 

@@ -30,24 +30,29 @@ def tile(image, label, caption):
     return out
 
 
-p = argparse.ArgumentParser()
-p.add_argument("--real", default="../shared/data/cleavage-real")
-p.add_argument("--out", default="docs/contact_sheet.jpg")
-a = p.parse_args()
-synthetic = []
-for i, grade in enumerate("ABCD"):
-    r = render_embryo(np.random.default_rng([7, i]), 512, grade=grade)
-    synthetic.append(tile(r.image, r.label, f"synthetic, grade {grade_of(r.ratio)} ({100 * r.ratio:.0f}%)"))
-rows = [np.hstack(synthetic)]
-real = sorted(Path(a.real).glob("*.json"))[::2][:4]
-if real:
-    tiles = []
-    for path in real:
-        image, label = read_labelme(path)
-        ratio = fragment_ratio(label)
-        tiles.append(tile(image, label, f"real {path.stem[-6:]}, grade {grade_of(ratio)} ({100 * ratio:.0f}%)"))
-    tiles += [np.zeros_like(tiles[0])] * (4 - len(tiles))
-    rows.append(np.hstack(tiles))
-Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-cv2.imwrite(a.out, np.vstack(rows))
-print(f"wrote {a.out}")
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--real", default="../shared/data/cleavage-real")
+    p.add_argument("--out", default="docs/contact_sheet.jpg")
+    a = p.parse_args()
+    synthetic = []
+    for i, grade in enumerate("ABCD"):
+        r = render_embryo(np.random.default_rng([7, i]), 512, grade=grade)
+        synthetic.append(tile(r.image, r.label, f"synthetic, grade {grade_of(r.ratio)} ({100 * r.ratio:.0f}%)"))
+    rows = [np.hstack(synthetic)]
+    real = sorted(Path(a.real).glob("*.json"))[::2][:4]
+    if real:
+        tiles = []
+        for path in real:
+            image, label = read_labelme(path)
+            ratio = fragment_ratio(label)
+            tiles.append(tile(image, label, f"real {path.stem[-6:]}, grade {grade_of(ratio)} ({100 * ratio:.0f}%)"))
+        tiles += [np.zeros_like(tiles[0])] * (4 - len(tiles))
+        rows.append(np.hstack(tiles))
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(a.out, np.vstack(rows))
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()

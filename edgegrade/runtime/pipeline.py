@@ -183,15 +183,27 @@ class Pipeline:
     def inclusions(self, frame: Frame, probs: np.ndarray, box, scene_change: bool, t: dict) -> Result:
         """An SMANet oocyte bundle: inclusions counted and measured in the ooplasm, no grade."""
         spots, ooplasm = binarise(probs)
+        ooplasm = oocyte_region(ooplasm)
         if ooplasm.mean() < MIN_EMBRYO_SHARE:
             return Result(frame.index, frame.name, "no-oocyte", None, None, None, None, None, False,
                           scene_change, timings=t, captured=frame.captured)
+        spots &= ooplasm  # an inclusion lies in the oocyte: dark specks in the medium are not counted
         count, area = count_instances(spots)
-        share = mask_ratio(spots, ooplasm)
+        share = float(mask_ratio(spots, ooplasm))
         info = {"count": count, "area_px": round(area / box.scale ** 2, 1), "share": round(share, 5)}
         return Result(frame.index, frame.name, "analysed", None, None, share, None, share, False, scene_change,
                       contours_on_frame(spots, box), contours_on_frame(ooplasm, box, largest=True), t,
                       frame.captured, inclusions=info)
+
+
+def oocyte_region(mask: np.ndarray) -> np.ndarray:
+    """The convex hull of the largest region of an ooplasm mask: an oocyte is convex, and the
+    hull keeps inclusions that a ragged predicted outline would cut off."""
+    found, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = np.zeros(mask.shape, np.uint8)
+    if found:
+        cv2.drawContours(out, [cv2.convexHull(max(found, key=cv2.contourArea))], -1, 1, -1)
+    return out.astype(bool)
 
 
 def contours_on_frame(mask: np.ndarray, box, largest: bool = False) -> list[np.ndarray]:
