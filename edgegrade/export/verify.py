@@ -83,6 +83,7 @@ def compare(role: str, ref: dict, ref_score: dict, got: dict, got_score: dict, t
     a, b = np.asarray(ref_score[agree]), np.asarray(got_score[agree])
     result["grade_agreement"] = float((a == b).mean()) if a.size else 1.0
     if result["grade_agreement"] < tol.agreement:
-        result["failures"].append(f"grade agreement {result['grade_agreement']:.3f} < {tol.agreement}")
+        what = "count agreement" if agree == "counts" else "grade agreement"
+        result["failures"].append(f"{what} {result['grade_agreement']:.3f} < {tol.agreement}")
     result["passed"] = not result["failures"]
     return result
