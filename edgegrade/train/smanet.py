@@ -4,7 +4,9 @@ encoder, a multiscale attention module that returns two pixel-wise attention map
 with the encoder features (after a 1x1 conv that reduces their channels) and a pixel-wise
 prediction, then a two-level decoder that recovers small details at higher resolution.
 
-Where the papers are vague, and what we chose:
+The SMANet paper itself (Bonechi et al., arXiv 1911.09026) was searched for (the search tool
+found its abstract, not its architecture section), so what follows rests on the oocyte
+paper's description. Where the papers are vague, and what we chose:
 - Dilation: "dilated ResNet50" without a stride; we default to output stride 8 (layer3 d=2,
   layer4 d=4, as PSPNet, SMANet's ancestor) because inclusions are 2-7 px wide at 256 px and
   vanish at 1/16. `--output-stride 16` is allowed.
