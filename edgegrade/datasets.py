@@ -19,13 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from edgegrade.errors import DataError, EdgegradeError
-from edgegrade.grading import (
-    GRADE_NAMES,
-    fragment_ratio,
-    grade_of,
-    interval,
-    parse_grade,
-)
+from edgegrade.grading import GRADE_NAMES, fragment_ratio, grade_of, interval, parse_grade
 from edgegrade.imageio import is_image, read_image, read_label_map
 
 SPLITS = ("train", "val", "test")
@@ -206,3 +200,15 @@ def split_by_embryo(samples: list[Sample], val: float = 0.15, test: float = 0.15
     for s in samples:
         out[which[s.embryo_id]].append(s)
     return out
+
+
+def run_splits(samples: list[Sample], val: float, test: float, seed: int, test_data=None,
+               require_paired: bool = False) -> dict[str, list[Sample]]:
+    """The splits a training run used (train, export and evaluate must agree): embryo-level
+    train/val/test of its data, or, with a fixed test set (`test_data`), train/val of the data
+    and that whole set as test."""
+    if not test_data:
+        return split_by_embryo(samples, val, test, seed)
+    splits = split_by_embryo(samples, val, 0.0, seed)
+    splits["test"] = load(test_data, require_paired=require_paired).samples
+    return splits

@@ -61,11 +61,8 @@ def held_out(cfg: ExportConfig, run: Path, spec: PreprocessSpec, train_cfg: dict
     else:
         root = Path(train_cfg.get("data") or run / "data")
         ds = datasets.load(root)
-        test_data = train_cfg.get("test_data")  # a fixed test set: the data held train + val only
-        splits = datasets.split_by_embryo(ds.samples, train_cfg["val_fraction"],
-                                          0.0 if test_data else train_cfg["test_fraction"], train_cfg["seed"])
-        if test_data:
-            splits["test"] = datasets.load(test_data).samples
+        splits = datasets.run_splits(ds.samples, train_cfg["val_fraction"], train_cfg["test_fraction"],
+                                     train_cfg["seed"], train_cfg.get("test_data"))
         evalset = load_evalset(splits["val"] + splits["test"], spec, cfg.eval_n)
         train_split = splits["train"]
     if len(evalset) == 0:

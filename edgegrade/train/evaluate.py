@@ -18,7 +18,8 @@ def evaluate_checkpoint(path, data, *, split="all", device="auto", batch=8) -> d
     samples = ds.samples
     if split != "all":
         tc = state["train_config"]
-        samples = datasets.split_by_embryo(samples, tc["val_fraction"], tc["test_fraction"], tc["seed"])[split]
+        samples = datasets.run_splits(samples, tc["val_fraction"], tc["test_fraction"], tc["seed"],
+                                      tc.get("test_data"))[split]
     spec = PreprocessSpec.from_dict(state["preprocess"])
     loader = torch.utils.data.DataLoader(EmbryoDataset(samples, spec), batch_size=batch)
     metrics, _ = evaluate(model, loader, dev)

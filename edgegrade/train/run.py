@@ -180,11 +180,8 @@ def train(cfg: TrainConfig) -> dict:
     needs_masks = any(p.weights.seg for p in phases)
     data_root = prepare_data(cfg, out, is_main)
     ds = datasets.load(data_root, require_paired=needs_masks)
-    if cfg.test_data:  # a fixed test set (the paper's 8 test oocytes): the data gives train + val
-        splits = datasets.split_by_embryo(ds.samples, cfg.val_fraction, 0.0, cfg.seed)
-        splits["test"] = datasets.load(cfg.test_data, require_paired=needs_masks).samples
-    else:
-        splits = datasets.split_by_embryo(ds.samples, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    splits = datasets.run_splits(ds.samples, cfg.val_fraction, cfg.test_fraction, cfg.seed, cfg.test_data,
+                                 require_paired=needs_masks)
     if len(splits["train"]) < 2 or not splits["val"]:
         # BatchNorm (and the ASPP image pooling) needs two images in a training batch
         raise EdgegradeError(f"{data_root}: too few embryos for a train/val split ({len(ds.samples)} images; "

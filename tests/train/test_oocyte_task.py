@@ -53,6 +53,14 @@ def test_oocyte_training_reports_the_papers_metrics_on_the_fixed_test_set(oocyte
     assert (root / "run" / "plots" / "seg_samples.png").is_file()
 
 
+def test_evaluate_split_test_is_the_runs_fixed_test_set(oocyte_run):
+    from edgegrade.train.evaluate import evaluate_checkpoint
+
+    root, results = oocyte_run
+    m = evaluate_checkpoint(root / "run" / "model.pt", root / "run" / "data", split="test", device="cpu")
+    assert m["n_masks"] == 3 and m["miou"] == results["model"]["test"]["miou"]
+
+
 def test_fine_tuning_starts_from_the_given_weights(oocyte_run, tmp_path):
     from edgegrade.train import checkpoint
     from edgegrade.train.config import RECIPES
