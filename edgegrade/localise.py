@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from edgegrade.errors import EdgegradeError
-from edgegrade.preprocess import letterbox, square_crop, to_uint8
+from edgegrade.preprocess import letterbox, square_crop, to_grey
 
 NET_SIZE = 128
 FINE_SIDE = 1.8  # fine-pass crop side, in units of the coarse box's longer side
@@ -70,14 +70,6 @@ def iou(a, b) -> float:
     ih = max(0, min(ay + ah, by + bh) - max(ay, by))
     inter = iw * ih
     return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
-
-
-def to_grey(frame: np.ndarray) -> np.ndarray:
-    frame = to_uint8(frame)
-    if frame.ndim == 3:
-        frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY) \
-            if frame.shape[2] > 1 else frame[:, :, 0]
-    return frame
 
 
 def net_input(grey: np.ndarray) -> tuple[np.ndarray, float, int, int]:

@@ -120,6 +120,15 @@ def to_uint8(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
+def to_grey(frame: np.ndarray) -> np.ndarray:
+    """Grey, BGR, BGRA, 8- or 16-bit or float frames -> HxW uint8 grey."""
+    frame = to_uint8(frame)
+    if frame.ndim == 3:
+        frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY) \
+            if frame.shape[2] > 1 else frame[:, :, 0]
+    return frame
+
+
 def to_uint8_rgb(frame: np.ndarray, channel_order: str = "RGB") -> np.ndarray:
     """Grey, BGR, BGRA, 8- or 16-bit frames -> HxWx3 uint8 in the model's channel order."""
     frame = to_uint8(frame)

@@ -22,14 +22,9 @@ from edgegrade import datasets
 from edgegrade.errors import EdgegradeError
 from edgegrade.grading import CELL, FRAGMENT
 from edgegrade.imageio import read_image, read_label_map, write_image
-from edgegrade.preprocess import letterbox, to_uint8
+from edgegrade.preprocess import letterbox, to_grey
 from edgegrade.train import checkpoint
-from edgegrade.train.pix2pix import (
-    PatchDiscriminator,
-    UNetGenerator,
-    init_weights,
-    one_hot,
-)
+from edgegrade.train.pix2pix import PatchDiscriminator, UNetGenerator, init_weights, one_hot
 from edgegrade.train.pix2pix import to_uint8 as gen_to_uint8
 
 KIND = "edgegrade-generator"
@@ -45,8 +40,7 @@ def load_pairs(root, size: int) -> tuple[np.ndarray, np.ndarray]:
     for s in ds.paired:
         image = read_image(s.image)
         label = read_label_map(s.mask, image.shape)
-        grey = to_uint8(image)
-        grey = cv2.cvtColor(grey, cv2.COLOR_BGR2GRAY) if grey.ndim == 3 else grey
+        grey = to_grey(image)
         images.append(letterbox(grey, size, int(np.median(grey)))[0])
         labels.append(letterbox(label, size, 0, cv2.INTER_NEAREST)[0])
     return np.stack(images), np.stack(labels)
