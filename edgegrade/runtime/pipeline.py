@@ -1,6 +1,7 @@
 """The dual-module pipeline: find the embryo (tracked box, or --roi) -> preprocess with the
-bundle's settings -> module A (assistant, mask) and module B (grader, ratio) -> contours mapped back onto the frame -> grade from the
-grader, mask ratio beside it, review flag when they disagree -> temporal smoothing."""
+bundle's settings -> module A (assistant, mask) and module B (grader, ratio) -> contours
+mapped back onto the frame -> grade from the grader, mask ratio beside it, review flag when
+they disagree -> temporal smoothing. Oocyte bundles (SMANet) count inclusions instead."""
 
 import importlib.util
 import time
@@ -135,8 +136,7 @@ class Pipeline:
         if self.tracker is not None:
             t["localise"] = 1000 * (time.perf_counter() - t0)
         if not found:  # nothing to grade: no model runs, no made-up grade
-            return Result(frame.index, frame.name, self.empty_state, None, None, None, None, None, False,
-                          scene_change, timings=t, captured=frame.captured)
+            return self.empty(frame, scene_change, t)
         t0 = time.perf_counter()
         x, box = preprocess(frame.image, self.spec, self.normaliser, roi=roi)
         x = x[None]
@@ -149,9 +149,8 @@ class Pipeline:
             t[role] = 1000 * (time.perf_counter() - s)
         t2 = time.perf_counter()
         if self.task == "oocyte-inclusions":
-            result = self.inclusions(frame, outputs[self.roles[0]]["masks"][0], box, scene_change, t)
+            result = self.inclusions(frame, outputs[self.roles[0]]["masks"][0], box, scene_change, t, roi)
             t["postprocess"] = 1000 * (time.perf_counter() - t2)
-            result.roi = None if roi is None else roi.to_dict()
             return result
         mask_src = outputs.get("assistant") or outputs[self.roles[0]]
         ratio_src = outputs.get("grader") or outputs[self.roles[0]]
@@ -175,25 +174,25 @@ class Pipeline:
                       scene_change, fragment_contours, embryo_contours, t, frame.captured,
                       None if roi is None else roi.to_dict())
 
+    def empty(self, frame: Frame, scene_change: bool, t: dict) -> Result:
+        """Nothing in view to grade or count: no made-up figures."""
+        state = "no-oocyte" if self.task == "oocyte-inclusions" else "no-embryo"
+        return Result(frame.index, frame.name, state, None, None, None, None, None, False, scene_change,
+                      timings=t, captured=frame.captured)
 
-    @property
-    def empty_state(self) -> str:
-        return "no-oocyte" if self.task == "oocyte-inclusions" else "no-embryo"
-
-    def inclusions(self, frame: Frame, probs: np.ndarray, box, scene_change: bool, t: dict) -> Result:
+    def inclusions(self, frame: Frame, probs: np.ndarray, box, scene_change: bool, t: dict, roi=None) -> Result:
         """An SMANet oocyte bundle: inclusions counted and measured in the ooplasm, no grade."""
         spots, ooplasm = binarise(probs)
         ooplasm = oocyte_region(ooplasm)
         if ooplasm.mean() < MIN_EMBRYO_SHARE:
-            return Result(frame.index, frame.name, "no-oocyte", None, None, None, None, None, False,
-                          scene_change, timings=t, captured=frame.captured)
+            return self.empty(frame, scene_change, t)
         spots &= ooplasm  # an inclusion lies in the oocyte: dark specks in the medium are not counted
         count, area = count_instances(spots)
         share = float(mask_ratio(spots, ooplasm))
         info = {"count": count, "area_px": round(area / box.scale ** 2, 1), "share": round(share, 5)}
         return Result(frame.index, frame.name, "analysed", None, None, share, None, share, False, scene_change,
                       contours_on_frame(spots, box), contours_on_frame(ooplasm, box, largest=True), t,
-                      frame.captured, inclusions=info)
+                      frame.captured, None if roi is None else roi.to_dict(), inclusions=info)
 
 
 def oocyte_region(mask: np.ndarray) -> np.ndarray:
