@@ -4,8 +4,8 @@
 dish frames as a user moving the stage sees them: a well with an embryo at one magnification,
 an empty well ('no embryo in view'), another embryo at another magnification, in turn, each
 `block` frames long. `OocyteFeed`: MII oocytes one after another, as an embryologist checks
-them before ICSI (the oocyte-inclusions task). Each view is rendered once; every frame is a cheap warp (stage drift),
-blur (focus breathing) and noise of it.
+them before ICSI (the oocyte-inclusions task). Each view is rendered once; every frame is a
+cheap warp (stage drift), blur (focus breathing) and noise of it.
 """
 
 import cv2

@@ -133,9 +133,6 @@ class AttnRegDeepLab(nn.Module):
         return list(self.reg_head.parameters()) + list(self.classifier.parameters())
 
 
-ARCHS = ("attnregdeeplab", "smanet")
-
-
 def build_model(*, output_stride=16, injection=True, attention=True, regression_only=False,
                 width=64, arch="attnregdeeplab") -> nn.Module:
     return from_config(ModelConfig(output_stride, injection, attention, regression_only, width=width, arch=arch))
