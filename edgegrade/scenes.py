@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edgegrade.grading import CELL
+from edgegrade.preprocess import square_crop
 from edgegrade.synth import _stamp, render_embryo
 
 MAX_RENDER = 512  # embryos drawn larger are upsampled (optics blur the fine grain anyway)
@@ -39,19 +41,25 @@ def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 960,
     embryo=False leaves the well empty (the 'no embryo in view' case)."""
     f = float(np.exp(rng.uniform(np.log(0.08), np.log(0.9)))) if fraction is None else float(fraction)
     zona_d = f * width
-    emb = render_embryo(rng, min(MAX_RENDER, max(64, int(zona_d / 0.57))), grade)
-    ex, ey, ed, _ = emb.box
+    side = min(MAX_RENDER, max(64, int(zona_d / 0.57)))
+    for _ in range(50):  # one render in eight cuts the zona at its edge: a straight seam in the dish
+        emb = render_embryo(rng, side, grade)
+        ex, ey, ed, _ = emb.box
+        if ex >= 0 and ey >= 0 and ex + ed <= side and ey + ed <= side:
+            break
     k = zona_d / ed  # render pixels -> frame pixels
-    # the patch: the zona and a little medium around it, cut out with a soft disc
+    # the patch: the zona and a little medium around it, cut out with a soft disc, centred on
+    # the zona and padded where it leaves the render, so that the zona lands on `pos` (the
+    # corona, the clumps and the pipette are placed around it)
     cut = int(ed * 0.68)
-    cx, cy = ex + ed / 2, ey + ed / 2
-    y0, x0 = max(0, int(cy - cut)), max(0, int(cx - cut))
-    patch = emb.image[y0:int(cy + cut), x0:int(cx + cut)].astype(np.float32)
-    plabel = emb.label[y0:int(cy + cut), x0:int(cx + cut)]
-    yy, xx = np.mgrid[0:patch.shape[0], 0:patch.shape[1]].astype(np.float32)
-    d = np.hypot(xx + x0 - cx, yy + y0 - cy) / (ed / 2)
-    ring = (d > 1.1) & (d < 1.3)
-    medium = float(np.median(patch[ring])) if ring.any() else float(np.median(patch))
+    cx, cy = round(ex + ed / 2), round(ey + ed / 2)
+    yy, xx = np.mgrid[0:emb.image.shape[0], 0:emb.image.shape[1]].astype(np.float32)
+    ring = np.abs(np.hypot(xx - cx, yy - cy) / (ed / 2) - 1.2) < 0.1  # medium just outside the zona
+    medium = float(np.median(emb.image[ring])) if ring.any() else float(np.median(emb.image))
+    patch = square_crop(emb.image.astype(np.float32), cx - cut, cy - cut, 2 * cut, medium)
+    plabel = square_crop(emb.label, cx - cut, cy - cut, 2 * cut, 0)
+    yy, xx = np.mgrid[0:2 * cut, 0:2 * cut].astype(np.float32)
+    d = np.hypot(xx - cut, yy - cut) / (ed / 2)
     alpha = np.clip((1.3 - d) / 0.2, 0, 1)
     size = (max(1, round(patch.shape[1] * k)), max(1, round(patch.shape[0] * k)))
     patch = cv2.resize(patch - medium, size, interpolation=cv2.INTER_LINEAR)
@@ -64,7 +72,10 @@ def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 960,
     img = np.full((height, width), level, np.float32)
     pos = np.array([rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height])
     well_r = zona_d / 2 * rng.uniform(1.5, 3.0)
-    well_c = pos + rng.normal(0, 0.3, 2) * (well_r - zona_d / 2)
+    # the embryo anywhere in the well, in a third of the scenes resting against its wall (as
+    # in time-lapse wells): the dark beyond the wall then borders the cells
+    t, reach = rng.uniform(0, 2 * np.pi), (1.0 if rng.random() < 0.33 else rng.uniform(0, 0.8))
+    well_c = pos + reach * (well_r - zona_d / 2) * np.array([np.cos(t), np.sin(t)])
     dw = np.hypot(xx - well_c[0], yy - well_c[1]) - well_r
     img += np.exp(-((dw + 0.06 * well_r) / (0.06 * well_r)) ** 2) * rng.uniform(50, 90)
     img -= np.clip(dw / (0.05 * well_r), 0, 1) * (level - rng.uniform(15, 60))
@@ -78,17 +89,25 @@ def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 960,
         src = (slice(fy0 - py, fy1 - py), slice(fx0 - px, fx1 - px))
         a = alpha[src]
         region = img[fy0:fy1, fx0:fx1]
-        img[fy0:fy1, fx0:fx1] = region + a * patch[src] + a * (level - region) * 0.8
+        # transmitted light: the embryo scales the dish's light, so against the well's wall it
+        # stays in the wall's shadow (adding a flat patch lit a disc of medium over the dark)
+        img[fy0:fy1, fx0:fx1] = region * (1 + a * patch[src] / medium)
         label[fy0:fy1, fx0:fx1] = plabel[src]
 
-    # distractors, none of them labelled
+    # distractors, none of them labelled, lit as the dish is (none shine out of the dark)
+    light = np.clip(img / level, 0.1, 1.5)
     clutter = np.zeros((height, width), np.float32)
     grain = cv2.GaussianBlur(rng.standard_normal((height, width), dtype=np.float32), (0, 0), max(0.8, k * 0.6))
     zr = zona_d / 2
+    if embryo:  # granular cytoplasm, from faint to the coarse grain of real blastomeres
+        img += (label == CELL) * grain * rng.uniform(0, 40)
     if embryo and rng.random() < 0.7:  # a granular corona and cumulus clumps clinging to the zona
         d = np.hypot(xx - pos[0], yy - pos[1])
-        corona = np.clip((zr * rng.uniform(1.15, 1.5) - d) / (0.05 * zr + 1), 0, 1) * (d > zr * 0.98)
-        img += corona * (grain * rng.uniform(12, 30) + rng.uniform(-8, 12))
+        # in half the scenes the grain reaches in to the cells (a thick, granular zona), as in
+        # EmbryoScope frames: grain next to a cell is not the embryo
+        reach_in = zr * (0.98 if rng.random() < 0.5 else rng.uniform(0.6, 0.95))
+        corona = np.clip((zr * rng.uniform(1.15, 1.5) - d) / (0.05 * zr + 1), 0, 1) * (d > reach_in) * (label == 0)
+        img += corona * light * (grain * rng.uniform(12, 30) + rng.uniform(-8, 12))
         for _ in range(int(rng.integers(1, 7))):
             t, rad = rng.uniform(0, 2 * np.pi), zr * rng.uniform(1.0, 1.5)
             _blobs(clutter, rng, pos + rad * np.array([np.cos(t), np.sin(t)]), zr * 0.1 + 1,
@@ -98,7 +117,7 @@ def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 960,
         if np.hypot(*(c - pos)) < zona_d * 0.7:
             continue
         _blobs(clutter, rng, c, zona_d * 0.06 + 2, int(rng.integers(3, 12)), zona_d * 0.03 + 1.5)
-    img += clutter * (grain * 40 + rng.uniform(-20, 30))
+    img += clutter * light * (grain * 40 + rng.uniform(-20, 30))
     for _ in range(int(rng.integers(0, 12))):  # dust on the optics: soft dark spots
         c = (int(rng.uniform(0, width)), int(rng.uniform(0, height)))
         spot = np.zeros((height, width), np.float32)
@@ -107,7 +126,8 @@ def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 960,
     if rng.random() < 0.4:  # holding pipette: a glass tube from the frame edge to the zona
         side = -1 if rng.random() < 0.5 else 1
         tube_r = zona_d * rng.uniform(0.25, 0.4)
-        tip = pos + np.array([side * zona_d * 0.55, 0])
+        # the round end of the stroke touches the zona: glass never lies over the embryo
+        tip = pos + np.array([side * (zona_d * 0.52 + tube_r), 0])
         end = (0 if side < 0 else width, tip[1] + rng.normal(0, 0.1) * zona_d)
         tube = np.zeros((height, width), np.float32)
         cv2.line(tube, (int(tip[0]), int(tip[1])), (int(end[0]), int(end[1])), 1.0, max(2, int(2 * tube_r)))
