@@ -16,7 +16,7 @@ from torch import nn
 from tqdm import tqdm
 
 from edgegrade.imageio import atomic_write_bytes
-from edgegrade.localise import FINE_SIDE, NET_SIZE, net_input
+from edgegrade.localise import FINE_SIDE, NET_SIZE, net_input, shrink
 from edgegrade.preprocess import letterbox, square_crop
 from edgegrade.scenes import render_scene
 
@@ -36,9 +36,21 @@ def build_localiser_net() -> nn.Module:
                          conv_bn_relu(24, 24, 1, 4), conv_bn_relu(24, 24, 1, 8), nn.Conv2d(24, 1, 1))
 
 
+def hull(mask: np.ndarray) -> np.ndarray:
+    """The filled convex hull of a mask's pixels (float32 0/1). The localiser learns the hull
+    of the cells and fragments, not their pixels: its box is the truth's box, a fragment
+    apart from the cells included, and the map it learns has no holes between cells."""
+    out = np.zeros(mask.shape, np.float32)
+    points = cv2.findNonZero(mask.astype(np.uint8))
+    if points is not None:
+        cv2.fillConvexPoly(out, cv2.convexHull(points), 1.0)
+    return out
+
+
 def _target(mask: np.ndarray) -> np.ndarray:
-    """A view's embryo mask -> the 32x32 soft target, letterboxed as net_input does."""
-    boxed, _ = letterbox(mask.astype(np.float32), NET_SIZE)
+    """A view's embryo mask -> the 32x32 soft target of its hull, shrunk and letterboxed as
+    net_input does."""
+    boxed, _ = letterbox(shrink(hull(mask))[0], NET_SIZE)
     return cv2.resize(boxed, (OUT_SIZE, OUT_SIZE), interpolation=cv2.INTER_AREA)
 
 
@@ -82,7 +94,7 @@ def soft_dice_loss(logits, target):
     return (1 - (2 * inter + 1) / (p.sum((1, 2, 3)) + target.sum((1, 2, 3)) + 1)).mean()
 
 
-def train_localiser(out: Path, scenes: int = 1500, epochs: int = 30, batch: int = 32, lr: float = 3e-3,
+def train_localiser(out: Path, scenes: int = 4000, epochs: int = 40, batch: int = 32, lr: float = 3e-3,
                     seed: int = 0, progress: bool = True) -> dict:
     torch.manual_seed(seed)
     x, y = make_samples(scenes, seed, progress)

@@ -60,7 +60,7 @@ def test_localiser_finds_the_embryo_at_any_magnification(fraction):
         s = render_scene(np.random.default_rng([99, seed, int(fraction * 100)]), 1280, 960, fraction=fraction)
         found = loc(s.image)
         scores.append(0.0 if found is None else iou(found, s.box))
-    assert np.mean(scores) > 0.75, scores
+    assert np.mean(scores) > 0.75, scores  # the benchmark's 40 frames a bin: 0.83-0.89
 
 
 def test_localiser_says_no_embryo_for_an_empty_well():
@@ -81,8 +81,8 @@ def test_localiser_on_the_real_frames(real_dir, tmp_path):
         found = loc(image)
         truth = true_box(read_label_map(tmp_path / "masks" / f"{p.stem}.png", image.shape))
         scores.append(0.0 if found is None else iou(found, truth))
-    # measured 0.68 mean (benchmarks/localise.py): the issue's 0.85 is not reached yet; this guards the level
-    assert min(scores) > 0.5 and np.mean(scores) > 0.6, scores
+    # measured 0.82 mean, 0.74 worst (benchmarks/localise.py); the issue asks 0.85: this guards the level
+    assert min(scores) > 0.65 and np.mean(scores) > 0.78, scores
 
 
 def test_tracker_follows_hides_and_refinds():
