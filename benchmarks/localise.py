@@ -6,7 +6,8 @@ Synthetic full frames (1280x960 and 1920x1080, seeds the localiser never trained
 magnification bins, and the annotated real frames in ../shared/data/cleavage-real (truth: the
 bounding box of the cell-or-fragment mask). Cost: one 1920x1080 frame on one core, the full
 two-pass search and the tracked (fine pass only) step. Writes OUT/localise.json and
-OUT/worst.jpg (truth green, found red, IoU printed) and prints a table.
+OUT/worst.jpg (the 8 worst cases; truth green, found red, IoU printed), OUT/real.jpg (the
+real frames, drawn the same way) and prints a table.
 """
 
 import argparse
@@ -91,9 +92,8 @@ def ms(fn, n=200):
 cost = {"search_1920x1080_ms_p50_p95": ms(lambda: loc(frame)),
         "tracked_1920x1080_ms_p50_p95": ms(lambda: loc(frame, hint))}
 
-worst = sorted(range(len(rows)), key=lambda i: rows[i]["iou"])[:8]
-tiles = []
-for i in worst:
+def tile(i):
+    """Case i drawn at 400 px wide: truth green, found red, IoU and name printed."""
     _, name, image, truth = cases[i]
     v = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy()
     x, y, w, h = truth
@@ -105,10 +105,20 @@ for i in worst:
     v = cv2.resize(v, (400, round(400 * v.shape[0] / v.shape[1])))
     v = cv2.copyMakeBorder(v, 0, 300 - v.shape[0], 0, 0, cv2.BORDER_CONSTANT) if v.shape[0] < 300 else v[:300]
     cv2.putText(v, f"IoU {rows[i]['iou']:.2f} {name[:28]}", (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 255, 255), 1)
-    tiles.append(v)
-while len(tiles) % 4:
-    tiles.append(np.zeros_like(tiles[0]))
-cv2.imwrite(str(out / "worst.jpg"), np.vstack([np.hstack(tiles[i:i + 4]) for i in range(0, len(tiles), 4)]))
+    return v
+
+
+def sheet(indices, path):
+    tiles = [tile(i) for i in indices]
+    while len(tiles) % 4:
+        tiles.append(np.zeros_like(tiles[0]))
+    cv2.imwrite(str(path), np.vstack([np.hstack(tiles[i:i + 4]) for i in range(0, len(tiles), 4)]))
+
+
+sheet(sorted(range(len(rows)), key=lambda i: rows[i]["iou"])[:8], out / "worst.jpg")
+real_rows = [i for i, r in enumerate(rows) if r["group"].startswith("real")]
+if real_rows:
+    sheet(real_rows, out / "real.jpg")
 
 (out / "localise.json").write_text(json.dumps({"summary": summary, "cost": cost, "rows": rows}, indent=2))
 print(f"{'group':28s} {'n':>4s} {'mean IoU':>9s} {'min IoU':>8s} {'<0.7':>6s}")
@@ -117,4 +127,4 @@ for g, s in summary.items():
           f"{s.get('share_below_0.7', float('nan')):6.2f}")
 print(f"cost on one core, 1920x1080: search p50 {cost['search_1920x1080_ms_p50_p95'][0]} ms, "
       f"tracked p50 {cost['tracked_1920x1080_ms_p50_p95'][0]} ms")
-print(f"wrote {out / 'localise.json'} and {out / 'worst.jpg'}")
+print(f"wrote {out / 'localise.json'}, {out / 'worst.jpg'} and (with the real frames) {out / 'real.jpg'}")
