@@ -42,6 +42,13 @@ def grade_index(ratio) -> int | np.ndarray:
     return int(idx) if np.ndim(idx) == 0 else idx
 
 
+def near_boundary(ratio, band: float) -> np.ndarray:
+    """True where a ratio lies within `band` of a grade boundary, where both grades are
+    defensible (embryologists' estimates scatter by several points)."""
+    edges = np.array([g.high for g in GRADES[:-1]])
+    return np.abs(np.asarray(ratio, np.float64)[..., None] - edges).min(-1) < band
+
+
 def interval(grade: str) -> tuple[float, float]:
     """The [low, high) ratio interval of a grade letter."""
     g = GRADES[GRADE_NAMES.index(parse_grade(grade))]

@@ -161,7 +161,7 @@ def export_bundle(cfg: ExportConfig, progress=print) -> dict:
             "deployable": passed, "preprocess": spec.to_dict(), "grade_table": grade_table(),
             "task": first["train_config"].get("task", "embryo-fragmentation"),
             "modules": manifest_modules, "export_config": asdict(cfg),
-            "accuracy": {r: {p: {k: g.get(k) for k in ("passed", "dice", "mae", "ddice", "dmae", "grade_agreement")}
+            "accuracy": {r: {p: {k: g.get(k) for k in ("passed", "dice", "mae", "ddice", "dmae", "grade_agreement", "borderline")}
                              for p, g in m["artifacts"].items()} for r, m in report["modules"].items()},
             "tensorrt": next((m["engine"] for m in report["modules"].values() if "engine" in m), None)
             or {"note": "no engines in this bundle; build them on the target with `edgegrade export --engine-only BUNDLE`"},
@@ -179,7 +179,7 @@ def export_bundle(cfg: ExportConfig, progress=print) -> dict:
 
 
 def _public(s: dict) -> dict:
-    return {k: v for k, v in s.items() if not k.startswith(("grades_", "confusion_"))}
+    return {k: v for k, v in s.items() if not k.startswith(("grades_", "ratios_", "confusion_"))}
 
 
 def _gate(role, path, ref, ref_score, evalset, tol) -> dict:

@@ -11,10 +11,11 @@ def write_markdown(path: Path, manifest: dict, report: dict, bundle: Path) -> No
              "| module | artifact | MB | Dice | dDice | MAE | dMAE | grade / count agreement | max abs diff (ratio) | ms/img (ORT CPU) | gate |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda v, f="{:.4f}": "-" if v is None else f.format(v)  # noqa: E731
+    borderline = lambda g: f" ({g['borderline']} borderline left out)" if g.get("borderline") else ""  # noqa: E731
     for role, mod in report["modules"].items():
         for g in mod["artifacts"].values():
             lines.append(f"| {role} | {g['file']} | {g['mb']:.1f} | {fmt(g.get('dice'))} | {fmt(g.get('ddice'))} | "
-                         f"{fmt(g.get('mae'))} | {fmt(g.get('dmae'))} | {fmt(g.get('grade_agreement'), '{:.3f}')} | "
+                         f"{fmt(g.get('mae'))} | {fmt(g.get('dmae'))} | {fmt(g.get('grade_agreement'), '{:.3f}')}{borderline(g)} | "
                          f"{fmt(g.get('max_abs_ratio'), '{:.2e}')} | {g['ms_per_image_ort_cpu']:.1f} | "
                          f"{'pass' if g['passed'] else 'FAIL: ' + '; '.join(g['failures'])} |")
         q = mod.get("quantization")
