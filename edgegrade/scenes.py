@@ -34,11 +34,26 @@ def _blobs(layer, rng, centre, spread, n, radius):
         cv2.circle(layer, (int(c[0]), int(c[1])), r, float(rng.uniform(0.5, 1.0)), -1, cv2.LINE_AA)
 
 
+def _relief(patch: np.ndarray, rng: np.random.Generator, zona_d: float) -> np.ndarray:
+    """The embryo (medium subtracted) as strong modulation-contrast optics show it: what they
+    image is the gradient of the optical path along one direction, so a cell is a disc of
+    nearly the medium's grey with one bright and one dark rim, not the dark disc of the
+    rendered embryo. Real EmbryoScope frames look like this; the localiser trained on dark
+    discs only boxed such cells short where they met the dark beyond the well's wall."""
+    t = rng.uniform(0, 2 * np.pi)
+    smooth = cv2.GaussianBlur(patch, (0, 0), max(0.8, zona_d * rng.uniform(0.004, 0.01)))
+    grad = np.cos(t) * cv2.Sobel(smooth, cv2.CV_32F, 1, 0) + np.sin(t) * cv2.Sobel(smooth, cv2.CV_32F, 0, 1)
+    grad *= rng.uniform(25, 60) / (np.percentile(np.abs(grad), 99.5) + 1e-3)
+    return patch * rng.uniform(0.1, 0.6) + grad
+
+
 def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 960,
-                 fraction: float | None = None, grade: str | None = None, embryo: bool = True) -> Scene:
+                 fraction: float | None = None, grade: str | None = None, embryo: bool = True,
+                 relief: float = 0.0) -> Scene:
     """One frame; `fraction` (zona diameter over frame width) defaults to a log-uniform draw
     over 0.08-0.9, the magnifications from a whole dish field to an EmbryoScope-like crop.
-    embryo=False leaves the well empty (the 'no embryo in view' case)."""
+    embryo=False leaves the well empty (the 'no embryo in view' case). `relief` is the
+    chance that the embryo is seen through strong Hoffman/DIC optics (see `_relief`)."""
     f = float(np.exp(rng.uniform(np.log(0.08), np.log(0.9)))) if fraction is None else float(fraction)
     zona_d = f * width
     side = min(MAX_RENDER, max(64, int(zona_d / 0.57)))
@@ -57,6 +72,8 @@ def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 960,
     ring = np.abs(np.hypot(xx - cx, yy - cy) / (ed / 2) - 1.2) < 0.1  # medium just outside the zona
     medium = float(np.median(emb.image[ring])) if ring.any() else float(np.median(emb.image))
     patch = square_crop(emb.image.astype(np.float32), cx - cut, cy - cut, 2 * cut, medium)
+    if rng.random() < relief:
+        patch = medium + _relief(patch - medium, rng, ed)
     plabel = square_crop(emb.label, cx - cut, cy - cut, 2 * cut, 0)
     yy, xx = np.mgrid[0:2 * cut, 0:2 * cut].astype(np.float32)
     d = np.hypot(xx - cut, yy - cut) / (ed / 2)
@@ -72,10 +89,12 @@ def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 960,
     img = np.full((height, width), level, np.float32)
     pos = np.array([rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height])
     well_r = zona_d / 2 * rng.uniform(1.5, 3.0)
-    # the embryo anywhere in the well, in a third of the scenes resting against its wall (as
-    # in time-lapse wells): the dark beyond the wall then borders the cells
-    t, reach = rng.uniform(0, 2 * np.pi), (1.0 if rng.random() < 0.33 else rng.uniform(0, 0.8))
-    well_c = pos + reach * (well_r - zona_d / 2) * np.array([np.cos(t), np.sin(t)])
+    # the embryo anywhere in the well, in a third of the scenes against its wall (as in
+    # time-lapse wells), there up to an eighth of its width into the wall's shadow (the wall
+    # slopes): the dark then borders, or dims, the cells
+    t, zr = rng.uniform(0, 2 * np.pi), zona_d / 2
+    off = well_r - zr + rng.uniform(0, 0.12) * zona_d if rng.random() < 0.33 else rng.uniform(0, 0.8) * (well_r - zr)
+    well_c = pos + off * np.array([np.cos(t), np.sin(t)])
     dw = np.hypot(xx - well_c[0], yy - well_c[1]) - well_r
     img += np.exp(-((dw + 0.06 * well_r) / (0.06 * well_r)) ** 2) * rng.uniform(50, 90)
     img -= np.clip(dw / (0.05 * well_r), 0, 1) * (level - rng.uniform(15, 60))
@@ -98,7 +117,6 @@ def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 960,
     light = np.clip(img / level, 0.1, 1.5)
     clutter = np.zeros((height, width), np.float32)
     grain = cv2.GaussianBlur(rng.standard_normal((height, width), dtype=np.float32), (0, 0), max(0.8, k * 0.6))
-    zr = zona_d / 2
     if embryo:  # granular cytoplasm, from faint to the coarse grain of real blastomeres
         img += (label == CELL) * grain * rng.uniform(0, 40)
     if embryo and rng.random() < 0.7:  # a granular corona and cumulus clumps clinging to the zona

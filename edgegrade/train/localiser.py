@@ -3,7 +3,10 @@
 
 Each scene gives two samples, as the localiser runs two passes: the whole frame (coarse) and
 a square crop around the true box, jittered in position and size around FINE_SIDE (fine).
-One in ten scenes has no embryo, so an empty well maps to an empty probability map.
+One in ten scenes has no embryo, so an empty well maps to an empty probability map. Half
+the embryos are seen through strong relief optics (scenes._relief), cells nearly the
+medium's grey, as in EmbryoScope frames: trained on the dark cells of the rendered embryo
+alone, the net boxed such cells short.
 """
 
 import time
@@ -58,7 +61,7 @@ def scene_samples(seed: int, index: int):
     """-> [(input 1x128x128, target 32x32)] for one scene: the coarse view and a fine crop."""
     rng = np.random.default_rng([seed, index])
     width, height = FRAME_SHAPES[index % len(FRAME_SHAPES)]
-    scene = render_scene(rng, width, height, embryo=index % 10 != 9)
+    scene = render_scene(rng, width, height, embryo=index % 10 != 9, relief=0.5)
     views = [(scene.image, scene.label > 0)]
     if scene.box is not None:
         x, y, w, h = scene.box
