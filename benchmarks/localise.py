@@ -4,11 +4,12 @@
 
 Synthetic full frames (1280x960 and 1920x1080, seeds the localiser never trained on) in four
 magnification bins, a fifth group seen through strong relief optics (scenes._relief; not in
-"synthetic (all)", which stays comparable with earlier runs), and the annotated real frames in ../shared/data/cleavage-real (truth: the
-bounding box of the cell-or-fragment mask). Cost: one 1920x1080 frame on one core, the full
-two-pass search and the tracked (fine pass only) step. Writes OUT/localise.json and
-OUT/worst.jpg (the 8 worst cases; truth green, found red, IoU printed), OUT/real.jpg (the
-real frames, drawn the same way) and prints a table.
+"synthetic (all)", which stays comparable with earlier runs), and the annotated real frames
+in ../shared/data/cleavage-real (truth: the bounding box of the cell-or-fragment mask).
+Cost: one 1920x1080 frame on one core, the full two-pass search and the tracked (fine pass
+only) step. Writes OUT/localise.json and OUT/worst.jpg (the 8 worst cases; truth green,
+found red, IoU printed), OUT/real.jpg (the real frames, drawn the same way) and prints a
+table.
 """
 
 import argparse
@@ -40,18 +41,23 @@ loc = Localiser(args.weights) if args.weights else Localiser()
 
 cases = []  # (group, name, image, truth)
 rng = np.random.default_rng(777)
+
+
+def add_synthetic(group, name, i, seed, fraction, relief=0.0):
+    """Case i of a synthetic group (1280x960 and 1920x1080 alternate), unless it is empty."""
+    w, h = (1920, 1080) if i % 2 else (1280, 960)
+    s = render_scene(np.random.default_rng(seed), w, h, fraction=fraction, relief=relief)
+    if s.box is not None:
+        cases.append((group, name, s.image, s.box))
+
+
 for low, high in BINS:
     for i in range(args.per_bin):
-        w, h = (1920, 1080) if i % 2 else (1280, 960)
-        s = render_scene(np.random.default_rng([777, int(low * 100), i]), w, h, fraction=rng.uniform(low, high))
-        if s.box is not None:
-            cases.append((f"synthetic {low:.2f}-{high:.2f}", f"scene{int(low * 100)}_{i}", s.image, s.box))
+        add_synthetic(f"synthetic {low:.2f}-{high:.2f}", f"scene{int(low * 100)}_{i}", i,
+                      [777, int(low * 100), i], rng.uniform(low, high))
 for i in range(args.per_bin):  # the embryo through strong relief optics, all magnifications
-    w, h = (1920, 1080) if i % 2 else (1280, 960)
-    s = render_scene(np.random.default_rng([778, i]), w, h, fraction=float(np.exp(rng.uniform(np.log(0.08), np.log(0.9)))),
-                     relief=1.0)
-    if s.box is not None:
-        cases.append(("synthetic relief 0.08-0.90", f"relief{i}", s.image, s.box))
+    add_synthetic("synthetic relief 0.08-0.90", f"relief{i}", i, [778, i],
+                  float(np.exp(rng.uniform(np.log(0.08), np.log(0.9)))), relief=1.0)
 real = SHARED / "data" / "cleavage-real"
 if real.is_dir():
     from edgegrade.importers import import_labelme

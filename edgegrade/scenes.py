@@ -63,23 +63,23 @@ def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 960,
         if ex >= 0 and ey >= 0 and ex + ed <= side and ey + ed <= side:
             break
     k = zona_d / ed  # render pixels -> frame pixels
-    # the patch: the zona and a little medium around it, cut out with a soft disc, centred on
-    # the zona and padded where it leaves the render, so that the zona lands on `pos` (the
-    # corona, the clumps and the pipette are placed around it)
+    # the patch (medium subtracted): the zona and a little medium around it, cut out with a
+    # soft disc, centred on the zona and padded where it leaves the render, so that the zona
+    # lands on `pos` (the corona, the clumps and the pipette are placed around it)
     cut = int(ed * 0.68)
     cx, cy = round(ex + ed / 2), round(ey + ed / 2)
     yy, xx = np.mgrid[0:emb.image.shape[0], 0:emb.image.shape[1]].astype(np.float32)
     ring = np.abs(np.hypot(xx - cx, yy - cy) / (ed / 2) - 1.2) < 0.1  # medium just outside the zona
     medium = float(np.median(emb.image[ring])) if ring.any() else float(np.median(emb.image))
-    patch = square_crop(emb.image.astype(np.float32), cx - cut, cy - cut, 2 * cut, medium)
+    patch = square_crop(emb.image.astype(np.float32), cx - cut, cy - cut, 2 * cut, medium) - medium
     if rng.random() < relief:
-        patch = medium + _relief(patch - medium, rng, ed)
+        patch = _relief(patch, rng, ed)
     plabel = square_crop(emb.label, cx - cut, cy - cut, 2 * cut, 0)
     yy, xx = np.mgrid[0:2 * cut, 0:2 * cut].astype(np.float32)
     d = np.hypot(xx - cut, yy - cut) / (ed / 2)
     alpha = np.clip((1.3 - d) / 0.2, 0, 1)
     size = (max(1, round(patch.shape[1] * k)), max(1, round(patch.shape[0] * k)))
-    patch = cv2.resize(patch - medium, size, interpolation=cv2.INTER_LINEAR)
+    patch = cv2.resize(patch, size, interpolation=cv2.INTER_LINEAR)
     alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
     plabel = cv2.resize(plabel, size, interpolation=cv2.INTER_NEAREST)
 
