@@ -3,8 +3,9 @@
     python benchmarks/localise.py [--per-bin 40] [--out runs/localise]
 
 Synthetic full frames (1280x960 and 1920x1080, seeds the localiser never trained on) in four
-magnification bins, a fifth group seen through strong relief optics (scenes._relief; not in
-"synthetic (all)", which stays comparable with earlier runs), and the annotated real frames
+magnification bins, a fifth group seen through strong relief optics (scenes._relief), a sixth
+seen so with a thick granular zona (render_scene's `zona`; these two are not in "synthetic
+(all)", which stays comparable with earlier runs), and the annotated real frames
 in ../shared/data/cleavage-real (truth: the bounding box of the cell-or-fragment mask).
 Cost: one 1920x1080 frame on one core, the full two-pass search and the tracked (fine pass
 only) step. Writes OUT/localise.json and OUT/worst.jpg (the 8 worst cases; truth green,
@@ -43,10 +44,10 @@ cases = []  # (group, name, image, truth)
 rng = np.random.default_rng(777)
 
 
-def add_synthetic(group, name, i, seed, fraction, relief=0.0):
+def add_synthetic(group, name, i, seed, fraction, **optics):
     """Case i of a synthetic group (1280x960 and 1920x1080 alternate), unless it is empty."""
     w, h = (1920, 1080) if i % 2 else (1280, 960)
-    s = render_scene(np.random.default_rng(seed), w, h, fraction=fraction, relief=relief)
+    s = render_scene(np.random.default_rng(seed), w, h, fraction=fraction, **optics)
     if s.box is not None:
         cases.append((group, name, s.image, s.box))
 
@@ -58,6 +59,9 @@ for low, high in BINS:
 for i in range(args.per_bin):  # the embryo through strong relief optics, all magnifications
     add_synthetic("synthetic relief 0.08-0.90", f"relief{i}", i, [778, i],
                   float(np.exp(rng.uniform(np.log(0.08), np.log(0.9)))), relief=1.0)
+for i in range(args.per_bin):  # ... and with a thick zona as granular as the cells
+    add_synthetic("synthetic relief, thick zona 0.08-0.90", f"zona{i}", i, [779, i],
+                  float(np.exp(rng.uniform(np.log(0.08), np.log(0.9)))), relief=1.0, zona=1.0)
 real = SHARED / "data" / "cleavage-real"
 if real.is_dir():
     from edgegrade.importers import import_labelme

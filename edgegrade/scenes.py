@@ -49,11 +49,13 @@ def _relief(patch: np.ndarray, rng: np.random.Generator, zona_d: float) -> np.nd
 
 def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 960,
                  fraction: float | None = None, grade: str | None = None, embryo: bool = True,
-                 relief: float = 0.0) -> Scene:
+                 relief: float = 0.0, zona: float = 0.0) -> Scene:
     """One frame; `fraction` (zona diameter over frame width) defaults to a log-uniform draw
     over 0.08-0.9, the magnifications from a whole dish field to an EmbryoScope-like crop.
     embryo=False leaves the well empty (the 'no embryo in view' case). `relief` is the
-    chance that the embryo is seen through strong Hoffman/DIC optics (see `_relief`)."""
+    chance that the embryo is seen through strong Hoffman/DIC optics (see `_relief`), `zona`
+    the chance that its corona is a thick zona as granular as the cells (see below). Both
+    default to 0, which draws the same scenes as before they existed."""
     f = float(np.exp(rng.uniform(np.log(0.08), np.log(0.9)))) if fraction is None else float(fraction)
     zona_d = f * width
     side = min(MAX_RENDER, max(64, int(zona_d / 0.57)))
@@ -117,15 +119,23 @@ def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 960,
     light = np.clip(img / level, 0.1, 1.5)
     clutter = np.zeros((height, width), np.float32)
     grain = cv2.GaussianBlur(rng.standard_normal((height, width), dtype=np.float32), (0, 0), max(0.8, k * 0.6))
+    cell_grain = rng.uniform(0, 40)
     if embryo:  # granular cytoplasm, from faint to the coarse grain of real blastomeres
-        img += (label == CELL) * grain * rng.uniform(0, 40)
+        img += (label == CELL) * grain * cell_grain
     if embryo and rng.random() < 0.7:  # a granular corona and cumulus clumps clinging to the zona
         d = np.hypot(xx - pos[0], yy - pos[1])
         # in half the scenes the grain reaches in to the cells (a thick, granular zona), as in
         # EmbryoScope frames: grain next to a cell is not the embryo
         reach_in = zr * (0.98 if rng.random() < 0.5 else rng.uniform(0.6, 0.95))
         corona = np.clip((zr * rng.uniform(1.15, 1.5) - d) / (0.05 * zr + 1), 0, 1) * (d > reach_in) * (label == 0)
-        img += corona * light * (grain * rng.uniform(12, 30) + rng.uniform(-8, 12))
+        amp, offset = rng.uniform(12, 30), rng.uniform(-8, 12)
+        if zona and rng.random() < zona:
+            # a thick zona as the real EmbryoScope frames show it: a band 20-25 grey levels
+            # under the medium, its fine grain nearly as strong as the cells' (high-pass std
+            # 13 against 17-20); where the cells differ only by their rims, grain and shade
+            # must not pass for cells (the net gave such a band 0.3-0.5)
+            amp, offset = max(12.0, cell_grain * rng.uniform(0.7, 1.2)), rng.uniform(-30, -5)
+        img += corona * light * (grain * amp + offset)
         for _ in range(int(rng.integers(1, 7))):
             t, rad = rng.uniform(0, 2 * np.pi), zr * rng.uniform(1.0, 1.5)
             _blobs(clutter, rng, pos + rad * np.array([np.cos(t), np.sin(t)]), zr * 0.1 + 1,

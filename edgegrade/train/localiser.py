@@ -6,7 +6,10 @@ a square crop around the true box, jittered in position and size around FINE_SID
 One in ten scenes has no embryo, so an empty well maps to an empty probability map. Half
 the embryos are seen through strong relief optics (scenes._relief), cells nearly the
 medium's grey, as in EmbryoScope frames: trained on the dark cells of the rendered embryo
-alone, the net boxed such cells short.
+alone, the net boxed such cells short. In half the coronas the zona is thick, darker than
+the medium and nearly as granular as the cells (render_scene's `zona`), as in the real
+frames: without it nets put 0.3-0.5 on such a band and scored 0.75-0.83 on the real frames,
+with it 0.87-0.88 (two seeds each).
 """
 
 import time
@@ -61,7 +64,7 @@ def scene_samples(seed: int, index: int):
     """-> [(input 1x128x128, target 32x32)] for one scene: the coarse view and a fine crop."""
     rng = np.random.default_rng([seed, index])
     width, height = FRAME_SHAPES[index % len(FRAME_SHAPES)]
-    scene = render_scene(rng, width, height, embryo=index % 10 != 9, relief=0.5)
+    scene = render_scene(rng, width, height, embryo=index % 10 != 9, relief=0.5, zona=0.5)
     views = [(scene.image, scene.label > 0)]
     if scene.box is not None:
         x, y, w, h = scene.box

@@ -83,6 +83,19 @@ def test_localiser_finds_embryos_seen_through_relief_optics():
     assert np.mean(scores) > 0.75, scores  # the benchmark's 40 relief frames: 0.82
 
 
+def test_localiser_leaves_out_a_thick_granular_zona():
+    # a zona band darker than the medium and nearly as granular as the cells (as in the real
+    # frames) is not the embryo: the box neither misses the cells nor spreads over the band
+    scenes = [render_scene(np.random.default_rng([96, seed]), 1280, 960, fraction=0.5, relief=1.0, zona=1.0)
+              for seed in range(4)]
+    loc = default_localiser()
+    found = [loc(s.image) for s in scenes]
+    assert all(f is not None for f in found)
+    scores = [iou(f, s.box) for f, s in zip(found, scenes)]
+    areas = [f.w * f.h / (s.box[2] * s.box[3]) for f, s in zip(found, scenes)]
+    assert np.mean(scores) > 0.75 and max(areas) < 1.25, (scores, areas)  # benchmark's 40: 0.81
+
+
 def test_localiser_says_no_embryo_for_an_empty_well():
     loc = default_localiser()
     empty = [loc(render_scene(np.random.default_rng([98, i]), 960, 720, embryo=False).image) for i in range(4)]
@@ -101,8 +114,8 @@ def test_localiser_on_the_real_frames(real_dir, tmp_path):
         found = loc(image)
         truth = true_box(read_label_map(tmp_path / "masks" / f"{p.stem}.png", image.shape))
         scores.append(0.0 if found is None else iou(found, truth))
-    # measured 0.82 mean, 0.74 worst (benchmarks/localise.py); the issue asks 0.85: this guards the level
-    assert min(scores) > 0.65 and np.mean(scores) > 0.78, scores
+    # measured 0.870 mean, 0.844 worst (benchmarks/localise.py); the issue asks 0.85
+    assert min(scores) > 0.8 and np.mean(scores) >= 0.85, scores
 
 
 def test_tracker_follows_hides_and_refinds():
