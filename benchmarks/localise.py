@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from edgegrade.localise import Localiser, iou
-from edgegrade.scenes import render_scene, true_box
+from edgegrade.scenes import magnification, render_scene, true_box
 
 BINS = ((0.08, 0.15), (0.15, 0.3), (0.3, 0.6), (0.6, 0.9))
 SHARED = Path(os.environ.get("EDGEGRADE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -52,16 +52,17 @@ def add_synthetic(group, name, i, seed, fraction, **optics):
         cases.append((group, name, s.image, s.box))
 
 
-for low, high in BINS:
+bin_groups = [f"synthetic {low:.2f}-{high:.2f}" for low, high in BINS]  # these make "synthetic (all)"
+for group, (low, high) in zip(bin_groups, BINS):
     for i in range(args.per_bin):
-        add_synthetic(f"synthetic {low:.2f}-{high:.2f}", f"scene{int(low * 100)}_{i}", i,
+        add_synthetic(group, f"scene{int(low * 100)}_{i}", i,
                       [777, int(low * 100), i], rng.uniform(low, high))
-for i in range(args.per_bin):  # the embryo through strong relief optics, all magnifications
-    add_synthetic("synthetic relief 0.08-0.90", f"relief{i}", i, [778, i],
-                  float(np.exp(rng.uniform(np.log(0.08), np.log(0.9)))), relief=1.0)
-for i in range(args.per_bin):  # ... and with a thick zona as granular as the cells
-    add_synthetic("synthetic relief, thick zona 0.08-0.90", f"zona{i}", i, [779, i],
-                  float(np.exp(rng.uniform(np.log(0.08), np.log(0.9)))), relief=1.0, zona=1.0)
+# all magnifications, the embryo through strong relief optics, then also with a thick zona
+for group, prefix, tag, optics in (("synthetic relief 0.08-0.90", "relief", 778, {"relief": 1.0}),
+                                   ("synthetic relief, thick zona 0.08-0.90", "zona", 779,
+                                    {"relief": 1.0, "zona": 1.0})):
+    for i in range(args.per_bin):
+        add_synthetic(group, f"{prefix}{i}", i, [tag, i], magnification(rng), **optics)
 real = SHARED / "data" / "cleavage-real"
 if real.is_dir():
     from edgegrade.importers import import_labelme
@@ -88,7 +89,7 @@ for r in rows:
     groups.setdefault(r["group"], []).append(r["iou"])
 summary = {g: {"n": len(v), "mean_iou": round(float(np.mean(v)), 4), "min_iou": round(float(np.min(v)), 4),
                "share_below_0.7": round(float(np.mean(np.array(v) < 0.7)), 3)} for g, v in groups.items()}
-synthetic = [r["iou"] for r in rows if r["group"].startswith("synthetic") and "relief" not in r["group"]]
+synthetic = [r["iou"] for r in rows if r["group"] in bin_groups]
 summary["synthetic (all)"] = {"n": len(synthetic), "mean_iou": round(float(np.mean(synthetic)), 4)}
 
 frame = render_scene(np.random.default_rng(5), 1920, 1080, fraction=0.25).image

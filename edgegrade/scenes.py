@@ -47,16 +47,23 @@ def _relief(patch: np.ndarray, rng: np.random.Generator, zona_d: float) -> np.nd
     return patch * rng.uniform(0.1, 0.6) + grad
 
 
+def magnification(rng: np.random.Generator) -> float:
+    """A zona diameter over frame width, log-uniform over 0.08-0.9: the magnifications from a
+    whole dish field to an EmbryoScope-like crop."""
+    return float(np.exp(rng.uniform(np.log(0.08), np.log(0.9))))
+
+
 def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 960,
                  fraction: float | None = None, grade: str | None = None, embryo: bool = True,
                  relief: float = 0.0, zona: float = 0.0) -> Scene:
-    """One frame; `fraction` (zona diameter over frame width) defaults to a log-uniform draw
-    over 0.08-0.9, the magnifications from a whole dish field to an EmbryoScope-like crop.
-    embryo=False leaves the well empty (the 'no embryo in view' case). `relief` is the
+    """One frame; `fraction` (zona diameter over frame width) defaults to a `magnification`
+    draw. embryo=False leaves the well empty (the 'no embryo in view' case). `relief` is the
     chance that the embryo is seen through strong Hoffman/DIC optics (see `_relief`), `zona`
     the chance that its corona is a thick zona as granular as the cells (see below). Both
-    default to 0, which draws the same scenes as before they existed."""
-    f = float(np.exp(rng.uniform(np.log(0.08), np.log(0.9)))) if fraction is None else float(fraction)
+    default to 0, which draws the same scenes with an embryo as before they existed (an
+    empty well has drawn a cell grain strength too since `zona` came, so it is another
+    empty well than before)."""
+    f = magnification(rng) if fraction is None else float(fraction)
     zona_d = f * width
     side = min(MAX_RENDER, max(64, int(zona_d / 0.57)))
     for _ in range(50):  # one render in eight cuts the zona at its edge: a straight seam in the dish
