@@ -205,7 +205,7 @@ def localiser():
 @click.option("--epochs", default=40, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 def localiser_train(out, scenes, epochs, seed):
-    """Fit the localiser's small CNN on synthetic full frames (~14 minutes on 2 CPU cores)."""
+    """Fit the localiser's small CNN on synthetic full frames (~15 minutes on 2 CPU cores)."""
     from edgegrade.train.localiser import train_localiser
 
     click.echo(json.dumps(train_localiser(Path(out), scenes=scenes, epochs=epochs, seed=seed)))
