@@ -1,4 +1,4 @@
-"""Training throughput (images/s) and peak memory at 256x256, CPU or CUDA, through the real
+"""Training throughput (images/s) and peak memory at 256x256 (--size), CPU or CUDA, through the real
 loss, optimiser and (optionally) the real data loader. On CUDA it also reports GPU busy
 time against step time, to show whether the input pipeline keeps up.
 
@@ -25,12 +25,13 @@ p.add_argument("--batch", type=int, default=4)
 p.add_argument("--steps", type=int, default=5)
 p.add_argument("--amp", default="off", choices=["off", "bf16", "fp16"])
 p.add_argument("--output-stride", type=int, default=16)
+p.add_argument("--width", type=int, default=64, help="64: ResNet-50; 16: what the CPU experiments train")
 p.add_argument("--loader", action="store_true", help="Feed from synthetic PNGs through the real DataLoader.")
 p.add_argument("--workers", type=int, default=8)
 p.add_argument("--compile", action="store_true")
 a = p.parse_args()
 dev = torch.device(a.device)
-model = build_model(output_stride=a.output_stride).to(dev)
+model = build_model(output_stride=a.output_stride, width=a.width).to(dev)
 if dev.type == "cuda":
     model = model.to(memory_format=torch.channels_last)
 step_model = torch.compile(model) if a.compile else model
@@ -46,15 +47,19 @@ def batches():
         while True:
             yield b
     from edgegrade import datasets
+    from edgegrade.augment import AUGMENTS
+    from edgegrade.boxes import locate_samples
     from edgegrade.preprocess import PreprocessSpec
     from edgegrade.synth import write_dataset
-    from edgegrade.train.data import EmbryoDataset
+    from edgegrade.train.data import EmbryoDataset, EpochSampler
 
     tmp = tempfile.mkdtemp()
-    write_dataset(tmp, max(4 * a.batch, 64), size=a.size, progress=False)
-    ds = EmbryoDataset(datasets.load(tmp).samples, PreprocessSpec(size=a.size), augment=True)
-    loader = torch.utils.data.DataLoader(ds, batch_size=a.batch, shuffle=True, drop_last=True, num_workers=a.workers,
-                                         pin_memory=dev.type == "cuda", persistent_workers=a.workers > 0)
+    write_dataset(tmp, max(4 * a.batch, 64), size=640, progress=False)  # camera-sized frames, as `train` renders
+    samples, spec = datasets.load(tmp).samples, PreprocessSpec(size=a.size, crop="embryo")
+    ds = EmbryoDataset(samples, locate_samples(samples, spec, progress=False), spec, augment=AUGMENTS["full"])
+    loader = torch.utils.data.DataLoader(ds, batch_size=a.batch, sampler=EpochSampler(len(ds), shuffle=True),
+                                         drop_last=True, num_workers=a.workers, pin_memory=dev.type == "cuda",
+                                         persistent_workers=a.workers > 0)
     while True:
         for b in loader:
             yield {k: v.to(dev, non_blocking=True) for k, v in b.items()}

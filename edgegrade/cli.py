@@ -132,7 +132,11 @@ def training_options(func):
                           "checkpoint, so export and watch crop the same way); full: the whole frame; "
                           "auto: embryo for embryos, full for oocytes."),
         click.option("--margin", default=1.5, show_default=True, help="Embryo crop side / the embryo box's longer side."),
-        click.option("--epochs", default=10, show_default=True, help="Epochs per phase."),
+        click.option("--epochs", default=10, show_default=True, help="Epochs per phase (the cap, with --patience)."),
+        click.option("--patience", default=0, show_default=True,
+                     help="Stop a phase after this many epochs without a better validation metric (0: off)."),
+        click.option("--augment", type=click.Choice(["full", "geometric", "off"]), default="full", show_default=True,
+                     help="full: crop jitter, turns, exposure, blur, noise; geometric: jitter and turns only."),
         click.option("--batch", default=8, show_default=True),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option("--lr", type=float, default=0.0,
@@ -154,6 +158,8 @@ def training_options(func):
                      help="torchvision resnet50 ImageNet state_dict file (nothing is downloaded)."),
         click.option("--synth-n", default=160, show_default=True, help="Synthetic paired images when --data is absent."),
         click.option("--synth-grade-only", default=80, show_default=True, help="Synthetic grade-only images."),
+        click.option("--synth-size", default=0, show_default=True,
+                     help="Side of the rendered synthetic images (0: 640 for embryos, a camera frame; --size for oocytes)."),
         click.option("--max-steps", default=0, show_default=True, help="Cap on steps per epoch (0: all)."),
         click.option("--no-plots", is_flag=True),
     ]

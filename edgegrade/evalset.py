@@ -1,36 +1,46 @@
 """Held-out images as model inputs with their truth, without torch (export gates, verify,
-benchmarks). Training uses the same `load_pair` before augmenting."""
+benchmarks). Training reads its samples through the same `load_pair`, augmented."""
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from edgegrade.datasets import Sample
 from edgegrade.grading import FRAGMENT, fragment_ratio
 from edgegrade.imageio import is_image, read_image, read_label_map
-from edgegrade.preprocess import Normaliser, PreprocessSpec, crop_view, find_roi, letterbox, preprocess, to_uint8_rgb
+from edgegrade.preprocess import Normaliser, PreprocessSpec, model_view, preprocess, to_uint8_rgb
+
+
+def model_pair(image: np.ndarray, label: np.ndarray | None, spec: PreprocessSpec, roi, augment=None, rng=None):
+    """An image (and its label map) cut to roi as the spec says and letterboxed to the model
+    size, then augmented when `augment` is given: (RGB uint8, label or None). The box is the
+    one the localiser found on the image (as at run time), never read off the label."""
+    square = augment.square(roi, spec.margin, rng) if augment is not None and roi is not None \
+        and spec.crop == "embryo" else None
+    boxed, small, _ = model_view(image, spec, roi, label, square)
+    rgb = to_uint8_rgb(boxed, spec.channel_order)
+    if augment is None:
+        return rgb, small
+    if augment.photometric:  # where the frame is (not padding), in model space
+        valid = model_view(np.full(image.shape[:2], 255, np.uint8), spec, roi, square=square)[0] > 127
+        rgb = augment.pixels(rgb, valid, rng)
+    rgb, small = augment.turn(rng, rgb, small)
+    return rgb, small
 
 
 def to_model_space(image: np.ndarray, label: np.ndarray | None, spec: PreprocessSpec):
-    """An image (and its label map) cut to the embryo as the spec says (the box is found on
-    the image, as at run time, never read off the label) and letterboxed to the model size:
-    (RGB uint8, label or None)."""
-    roi = find_roi(image, spec)
-    view, _ = crop_view(image, roi, spec)
-    boxed, _ = letterbox(view, spec.size, spec.pad_value)
-    rgb = to_uint8_rgb(boxed, spec.channel_order)
-    if label is None:
-        return rgb, None
-    return rgb, letterbox(crop_view(label, roi, spec, pad_value=0)[0], spec.size, 0, cv2.INTER_NEAREST)[0]
+    """model_pair with the box searched for on the image (one image, no cache)."""
+    from edgegrade.localise import locate
+
+    return model_pair(image, label, spec, locate(image, spec))
 
 
-def load_pair(sample: Sample, spec: PreprocessSpec):
+def load_pair(sample: Sample, spec: PreprocessSpec, roi, augment=None, rng=None):
     """-> (letterboxed RGB uint8, letterboxed label map or None, ratio or None). The ratio of a
     paired sample is read off the full-resolution label map."""
     image = read_image(sample.image)
     full = read_label_map(sample.mask, image.shape) if sample.paired else None
-    rgb, label = to_model_space(image, full, spec)
+    rgb, label = model_pair(image, full, spec, roi, augment, rng)
     return rgb, label, sample.ratio if full is None else fragment_ratio(full)
 
 
@@ -45,12 +55,17 @@ class EvalSet:
         return len(self.names)
 
 
-def load_evalset(samples: list[Sample], spec: PreprocessSpec, limit: int = 0) -> EvalSet:
+def load_evalset(samples: list[Sample], spec: PreprocessSpec, limit: int = 0, boxes=None) -> EvalSet:
+    """`boxes`: the samples' embryo boxes (boxes.locate_samples) or a cache file to keep them
+    in; searched here when not given."""
+    from edgegrade.boxes import locate_samples
+
     norm = Normaliser(spec)
     samples = samples[:limit] if limit else samples
+    rois = boxes if isinstance(boxes, list) else locate_samples(samples, spec, boxes, progress=False)
     inputs, frags, ratios = [], [], []
-    for s in samples:
-        rgb, label, ratio = load_pair(s, spec)
+    for s, roi in zip(samples, rois):
+        rgb, label, ratio = load_pair(s, spec, roi)
         inputs.append(norm(rgb))
         frags.append(None if label is None else label == FRAGMENT)
         ratios.append(ratio)
@@ -71,5 +86,8 @@ def load_images(folder, spec: PreprocessSpec, limit: int) -> np.ndarray:
     paths = sorted(p for p in root.iterdir() if is_image(p))[:limit]
     if not paths:
         raise DataError(f"{folder}: no images to calibrate on")
+    from edgegrade.localise import locate
+
     norm = Normaliser(spec)
-    return np.stack([preprocess(read_image(p), spec, norm)[0] for p in paths])
+    images = (read_image(p) for p in paths)
+    return np.stack([preprocess(image, spec, norm, roi=locate(image, spec))[0] for image in images])

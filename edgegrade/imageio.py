@@ -52,9 +52,9 @@ def read_label_map(path, expected_shape=None) -> np.ndarray:
         raise DataError(f"{path}: label map must be single-channel uint8, got {label.dtype} {label.shape}")
     if expected_shape is not None and label.shape != tuple(expected_shape[:2]):
         raise DataError(f"{path}: mask size {label.shape[::-1]} does not match its image {tuple(expected_shape[:2])[::-1]}")
-    bad = np.setdiff1d(np.unique(label), [0, 1, 2])
-    if bad.size:
-        raise DataError(f"{path}: label values {bad.tolist()} outside {{0 background, 1 cell, 2 fragment}}")
+    bad = np.setdiff1d(np.unique(label), [0, 1, 2]) if label.max() > 2 else ()  # max(): unique costs 1 ms at 640 px
+    if len(bad):
+        raise DataError(f"{path}: label values {list(map(int, bad))} outside {{0 background, 1 cell, 2 fragment}}")
     return label
 
 

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from edgegrade.errors import EdgegradeError
-from edgegrade.preprocess import letterbox, square_crop, to_grey
+from edgegrade.preprocess import check_crop, letterbox, square_crop, to_grey
 
 NET_SIZE = 128
 FINE_SIDE = 1.8  # fine-pass crop side, in units of the coarse box's longer side
@@ -57,11 +57,12 @@ class Roi:
     def centre(self) -> tuple[float, float]:
         return self.x + self.w / 2, self.y + self.h / 2
 
-    def square(self, margin: float) -> tuple[int, int, int]:
-        """(x0, y0, side) of the square crop centred on the box, side = margin * longer side."""
+    def square(self, margin: float, shift=(0.0, 0.0)) -> tuple[int, int, int]:
+        """(x0, y0, side) of the square crop centred on the box (moved by `shift`, in units
+        of the side), side = margin * longer side."""
         cx, cy = self.centre
         side = max(8, round(max(self.w, self.h) * margin))
-        return round(cx - side / 2), round(cy - side / 2), side
+        return round(cx + shift[0] * side - side / 2), round(cy + shift[1] * side - side / 2), side
 
     def to_dict(self) -> dict:
         return {"x": self.x, "y": self.y, "w": self.w, "h": self.h, "confidence": round(self.confidence, 3)}
@@ -175,6 +176,14 @@ class Localiser:
         x, y = max(0, box.x), max(0, box.y)
         x1, y1 = min(w, box.x + box.w), min(h, box.y + box.h)
         return Roi(x, y, max(1, x1 - x), max(1, y1 - y), box.confidence)
+
+
+def locate(image: np.ndarray, spec) -> Roi | None:
+    """The box a model with this PreprocessSpec is cropped to: the embryo found by the shipped
+    localiser when the spec crops, None (the whole frame) when it does not or none is found.
+    The explicit step before `preprocess`; datasets find theirs once (edgegrade.boxes)."""
+    check_crop(spec)
+    return default_localiser()(image) if spec.crop == "embryo" else None
 
 
 @lru_cache(maxsize=2)

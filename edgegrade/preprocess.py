@@ -3,9 +3,12 @@ HWC->CHW.
 
 One implementation for training, calibration, evaluation and the runtime. With
 `crop="embryo"` (what `edgegrade train` writes into every checkpoint and bundle) the frame is
-first cut to a square centred on the embryo's box (edgegrade.localise), `margin` times its
-longer side, so a model trained on crops is always fed crops. `letterbox` also returns a
-`Letterbox` that maps model-space masks and points back onto the original frame.
+first cut to a square centred on the embryo's box, `margin` times its longer side, so a model
+trained on crops is always fed crops. Finding the box is the caller's explicit step
+(edgegrade.localise: `locate` for one image, `boxes.locate_samples` once per dataset,
+`runtime.tracking` over a feed); it is handed in here as `roi` and never searched for inside.
+`letterbox` also returns a `Letterbox` that maps model-space masks and points back onto the
+original frame.
 """
 
 from dataclasses import asdict, dataclass, replace
@@ -14,6 +17,7 @@ import cv2
 import numpy as np
 
 from edgegrade.errors import EdgegradeError
+from edgegrade.grading import CELL, FRAGMENT
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -174,36 +178,61 @@ class Normaliser:
         return np.stack([self.lut[rgb[:, :, c], c] for c in range(3)])
 
 
-def find_roi(frame: np.ndarray, spec: PreprocessSpec):
-    """The embryo's box when the spec crops (None: the whole frame is the view)."""
-    if spec.crop == "full":
-        return None
-    if spec.crop != "embryo":
-        raise EdgegradeError(f"unknown crop mode {spec.crop!r} (expected 'embryo' or 'full')")
-    from edgegrade.localise import default_localiser
-
-    return default_localiser()(frame)
-
-
-def crop_view(image: np.ndarray, roi, spec: PreprocessSpec, pad_value: int | None = None):
-    """-> (the square crop around roi, (x0, y0)), or (image, None) when roi is None."""
-    if roi is None:
+def crop_view(image: np.ndarray, square, spec: PreprocessSpec, pad_value: int | None = None):
+    """-> (the square crop (x0, y0, side) of the image, (x0, y0)), or (image, None) when
+    square is None (the whole frame is the view)."""
+    if square is None:
         return image, None
-    x0, y0, side = roi.square(spec.margin)
+    x0, y0, side = square
     return square_crop(image, x0, y0, side, spec.pad_value if pad_value is None else pad_value), (x0, y0)
+
+
+def letterbox_label(label: np.ndarray, size: int) -> np.ndarray:
+    """A label map letterboxed like its image. Shrinking is by area: a model pixel is
+    fragment (embryo) where at least half of the frame pixels under it are, which keeps
+    2-3 px fragments where nearest-neighbour sampling would keep or drop them at random."""
+    box = fit(label.shape[0], label.shape[1], size)
+    if box.scale >= 1 or (box.new_h, box.new_w) == label.shape[:2]:
+        return letterbox(label, size, 0, cv2.INTER_NEAREST)[0]
+    dsize = (box.new_w, box.new_h)
+    # 0/255 planes shrunk by area: >= 128 is "at least half" (uint8 is the fast path)
+    fragment = cv2.resize((label == FRAGMENT).view(np.uint8) * np.uint8(255), dsize, interpolation=cv2.INTER_AREA)
+    embryo = cv2.resize((label > 0).view(np.uint8) * np.uint8(255), dsize, interpolation=cv2.INTER_AREA)
+    small = np.where(fragment >= 128, FRAGMENT, np.where(embryo >= 128, CELL, 0)).astype(np.uint8)
+    return cv2.copyMakeBorder(small, box.pad_y, size - box.new_h - box.pad_y, box.pad_x, size - box.new_w - box.pad_x,
+                              cv2.BORDER_CONSTANT, value=0)
+
+
+def model_view(image: np.ndarray, spec: PreprocessSpec, roi=None, label: np.ndarray | None = None,
+               square=None) -> tuple[np.ndarray, np.ndarray | None, Letterbox]:
+    """The model-size picture of a frame (channels and dtype as given) and of its label map:
+    cut to the square around roi when the spec crops (`square` overrides it), letterboxed.
+    -> (image, label or None, Letterbox back to the frame)."""
+    if square is None and roi is not None and spec.crop == "embryo":
+        square = roi.square(spec.margin)
+    view, origin = crop_view(image, square, spec)
+    boxed, box = letterbox(view, spec.size, spec.pad_value)
+    if origin is not None:
+        box = replace(box, x0=origin[0], y0=origin[1], frame_h=image.shape[0], frame_w=image.shape[1])
+    if label is None:
+        return boxed, None, box
+    return boxed, letterbox_label(crop_view(label, square, spec, pad_value=0)[0], spec.size), box
 
 
 def preprocess(frame: np.ndarray, spec: PreprocessSpec, normaliser: Normaliser | None = None,
                roi=None) -> tuple[np.ndarray, Letterbox]:
     """A camera frame or image file -> (3 x size x size float32 model input, Letterbox).
-    `roi` (a localise.Roi) overrides the spec's own search; with crop="embryo" and no embryo
-    found, the whole frame is the view."""
-    # Letterbox first: shrinking before colour conversion keeps a 1080p frame cheap.
+    `roi` (a localise.Roi, found by the caller) is the embryo's box when the spec crops; None
+    (no embryo found, or a whole-frame spec) makes the whole frame the view."""
     if frame is None or frame.size == 0:
         raise EdgegradeError("empty frame")
-    view, origin = crop_view(frame, roi if roi is not None else find_roi(frame, spec), spec)
-    boxed, box = letterbox(view, spec.size, spec.pad_value)
-    if origin is not None:
-        box = replace(box, x0=origin[0], y0=origin[1], frame_h=frame.shape[0], frame_w=frame.shape[1])
+    check_crop(spec)
+    # Letterbox first: shrinking before colour conversion keeps a 1080p frame cheap.
+    boxed, _, box = model_view(frame, spec, roi)
     rgb = to_uint8_rgb(boxed, spec.channel_order)
     return (normaliser or Normaliser(spec))(rgb), box
+
+
+def check_crop(spec: PreprocessSpec) -> None:
+    if spec.crop not in ("embryo", "full"):
+        raise EdgegradeError(f"unknown crop mode {spec.crop!r} (expected 'embryo' or 'full')")

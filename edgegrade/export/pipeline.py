@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from edgegrade import __version__, datasets
+from edgegrade.boxes import CACHE_NAME
 from edgegrade.bundle import SCHEMA_VERSION, file_entry, sha256, staged, write_manifest
 from edgegrade.errors import EdgegradeError, GateFailed
 from edgegrade.evalset import load_evalset, load_images
@@ -63,7 +64,7 @@ def held_out(cfg: ExportConfig, run: Path, spec: PreprocessSpec, train_cfg: dict
         ds = datasets.load(root)
         splits = datasets.run_splits(ds.samples, train_cfg["val_fraction"], train_cfg["test_fraction"],
                                      train_cfg["seed"], train_cfg.get("test_data"))
-        evalset = load_evalset(splits["val"] + splits["test"], spec, cfg.eval_n)
+        evalset = load_evalset(splits["val"] + splits["test"], spec, cfg.eval_n, boxes=run / CACHE_NAME)
         train_split = splits["train"]
     if len(evalset) == 0:
         raise EdgegradeError("no held-out images for the accuracy gate (--data)")
@@ -72,7 +73,7 @@ def held_out(cfg: ExportConfig, run: Path, spec: PreprocessSpec, train_cfg: dict
     if cfg.calib:
         return evalset, load_images(cfg.calib, spec, cfg.calib_n)
     if train_split:
-        return evalset, load_evalset(train_split, spec, cfg.calib_n).inputs
+        return evalset, load_evalset(train_split, spec, cfg.calib_n, boxes=run / CACHE_NAME).inputs
     return evalset, load_images(cfg.data, spec, cfg.calib_n)
 
 

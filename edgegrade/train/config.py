@@ -2,6 +2,7 @@
 
 from dataclasses import asdict, dataclass, replace
 
+from edgegrade.augment import AUGMENTS
 from edgegrade.train.losses import LossWeights
 
 
@@ -18,7 +19,9 @@ class TrainConfig:
     size: int = 256
     crop: str = "auto"  # embryo (embryo task) / full (oocytes): "full" letterboxes the whole frame
     margin: float = 1.5  # embryo crop side / the embryo box's longer side
-    epochs: int = 10
+    epochs: int = 10  # per phase: the cap when `patience` stops early
+    patience: int = 0  # stop a phase after this many epochs without a better validation metric (0: off)
+    augment: str = "full"  # full (geometry and pixels), geometric, off: edgegrade.augment
     batch: int = 8
     device: str = "auto"
     lr: float = 0.0  # 0: 1e-4 (phase 1 / end-to-end, paper IV-A); 1e-3 for oocytes (tiny targets)
@@ -34,6 +37,7 @@ class TrainConfig:
     resume: bool = False
     backbone_weights: str | None = None
     synth_n: int = 160
+    synth_size: int = 0  # side of the rendered images; 0: 640 for embryos (a camera frame), `size` for oocytes
     synth_grade_only: int = 80
     val_fraction: float = 0.15
     test_fraction: float = 0.15
@@ -63,7 +67,10 @@ class TrainConfig:
         stride = self.output_stride or (8 if self.arch == "smanet" else 16)
         # measured: at 1e-4 SMANet found no inclusions in 5 epochs; at 1e-3 it did (README)
         lr = self.lr or (1e-3 if oocytes else 1e-4)
-        return replace(self, recipe=recipe, crop=crop, output_stride=stride, lr=lr)
+        if self.augment not in AUGMENTS:
+            raise EdgegradeError(f"--augment {self.augment}: choose from {', '.join(AUGMENTS)}")
+        synth_size = self.synth_size or (self.size if oocytes else 640)
+        return replace(self, recipe=recipe, crop=crop, output_stride=stride, lr=lr, synth_size=synth_size)
 
 
 TASKS = ("embryo-fragmentation", "oocyte-inclusions")

@@ -3,6 +3,7 @@
 import torch
 
 from edgegrade import datasets
+from edgegrade.boxes import locate_samples
 from edgegrade.preprocess import PreprocessSpec
 from edgegrade.train import checkpoint
 from edgegrade.train.data import EmbryoDataset
@@ -21,7 +22,8 @@ def evaluate_checkpoint(path, data, *, split="all", device="auto", batch=8) -> d
         samples = datasets.run_splits(samples, tc["val_fraction"], tc["test_fraction"], tc["seed"],
                                       tc.get("test_data"))[split]
     spec = PreprocessSpec.from_dict(state["preprocess"])
-    loader = torch.utils.data.DataLoader(EmbryoDataset(samples, spec), batch_size=batch)
+    rois = locate_samples(samples, spec, progress=False)
+    loader = torch.utils.data.DataLoader(EmbryoDataset(samples, rois, spec), batch_size=batch)
     metrics, _ = evaluate(model, loader, dev)
     return {"checkpoint": str(path), "role": state["role"], "data": str(data), "split": split, **metrics}
 

@@ -14,11 +14,13 @@ import numpy as np
 import torch
 
 from edgegrade import datasets
+from edgegrade.augment import AUGMENTS
+from edgegrade.boxes import CACHE_NAME, locate_samples
 from edgegrade.errors import EdgegradeError
 from edgegrade.preprocess import PreprocessSpec
 from edgegrade.train import checkpoint
 from edgegrade.train.config import RECIPES, Phase, TrainConfig
-from edgegrade.train.data import EmbryoDataset
+from edgegrade.train.data import EmbryoDataset, EpochSampler
 from edgegrade.train.loop import (MetricsLog, check_finite, evaluate, poly_lr, recalibrate_batchnorm, score,
                                   train_one_epoch)
 from edgegrade.train.model import ModelConfig, build_model
@@ -52,23 +54,39 @@ def prepare_data(cfg: TrainConfig, out: Path, is_main: bool) -> Path:
         if cfg.task == "oocyte-inclusions":
             from edgegrade.oocytes import write_oocyte_dataset
 
-            write_oocyte_dataset(root, cfg.synth_n, size=cfg.size, seed=cfg.seed)
+            write_oocyte_dataset(root, cfg.synth_n, size=cfg.synth_size, seed=cfg.seed)
         else:
             from edgegrade.synth import write_dataset
 
-            write_dataset(root, cfg.synth_n, size=cfg.size, seed=cfg.seed, grade_only=cfg.synth_grade_only)
+            write_dataset(root, cfg.synth_n, size=cfg.synth_size, seed=cfg.seed, grade_only=cfg.synth_grade_only)
     if torch.distributed.is_initialized():
         torch.distributed.barrier()
     return root
 
 
-def make_loader(samples, spec, cfg, *, train: bool, device, distributed=False):
-    ds = EmbryoDataset(samples * (cfg.repeat if train else 1), spec, augment=train)
-    sampler = torch.utils.data.DistributedSampler(ds, shuffle=train, seed=cfg.seed) if distributed else None
+def make_loader(samples, rois, spec, cfg, *, train: bool, device):
+    """Training: `repeat` passes per epoch, augmented, shuffled per (seed, epoch)."""
+    repeat = cfg.repeat if train else 1
+    ds = EmbryoDataset(samples * repeat, rois * repeat, spec, augment=AUGMENTS[cfg.augment] if train else None,
+                       seed=cfg.seed)
+    rank, world = dist_info()
+    sampler = EpochSampler(len(ds), shuffle=train, seed=cfg.seed, rank=rank if train else 0,
+                           world=world if train else 1)
     return torch.utils.data.DataLoader(
-        ds, batch_size=cfg.batch, shuffle=train and sampler is None, sampler=sampler,
-        num_workers=cfg.workers, pin_memory=device.type == "cuda", drop_last=train and len(ds) > cfg.batch,
-        persistent_workers=cfg.workers > 0, generator=torch.Generator().manual_seed(cfg.seed))
+        ds, batch_size=cfg.batch, sampler=sampler, num_workers=cfg.workers, pin_memory=device.type == "cuda",
+        drop_last=train and len(sampler) > cfg.batch, persistent_workers=cfg.workers > 0)
+
+
+def find_boxes(splits: dict, spec, cache: Path, is_main: bool) -> dict:
+    """The embryo box of every image, found once before the loaders start (rank 0 searches
+    and writes the cache; the other ranks read it)."""
+    everything = [s for k in datasets.SPLITS for s in splits[k]]
+    if not is_main:
+        torch.distributed.barrier()
+    rois = iter(locate_samples(everything, spec, cache, progress=is_main))
+    if is_main and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+    return {k: [next(rois) for _ in splits[k]] for k in datasets.SPLITS}
 
 
 def build_phase_model(phase: Phase, cfg: TrainConfig, out: Path, device):
@@ -93,6 +111,8 @@ def build_phase_model(phase: Phase, cfg: TrainConfig, out: Path, device):
 
 
 def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, log: MetricsLog) -> Path:
+    """Epochs of one phase until cfg.epochs, or until the validation metric has not improved
+    for cfg.patience epochs; -> the best checkpoint."""
     rank, world = dist_info()
     is_main = rank == 0
     pdir = out / phase.name
@@ -101,13 +121,14 @@ def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=getattr(cfg, phase.lr_key), weight_decay=cfg.weight_decay,
                                   fused=device.type == "cuda")
-    start, best_score = 1, -float("inf")
+    start, best_score, best_epoch = 1, -float("inf"), 0
     if cfg.resume and last.exists():
         state = checkpoint.load(last, map_location=device)
         getattr(model, "module", model).load_state_dict(state["model"])
         if state.get("optimizer"):
             optimizer.load_state_dict(state["optimizer"])
         start, best_score = state["epoch"] + 1, state["metrics"].get("best_score", -float("inf"))
+        best_epoch = state["metrics"].get("best_epoch", state["epoch"])
         if is_main:
             print(f"[{phase.name}] resuming after epoch {state['epoch']}")
     if world > 1:
@@ -122,8 +143,11 @@ def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, 
     steps = min(len(loaders["train"]), cfg.max_steps) if cfg.max_steps else len(loaders["train"])
     base_lr = getattr(cfg, phase.lr_key)
     for epoch in range(start, cfg.epochs + 1):
-        if hasattr(loaders["train"].sampler, "set_epoch"):
-            loaders["train"].sampler.set_epoch(epoch)
+        if cfg.patience and epoch - best_epoch > cfg.patience:
+            if is_main:
+                print(f"[{phase.name}] stopped early: no better {phase.select} since epoch {best_epoch}")
+            break
+        loaders["train"].sampler.set_epoch(epoch)
         t0 = time.perf_counter()
         schedule = None if cfg.schedule == "constant" else (
             lambda i, e=epoch: poly_lr(base_lr, (e - 1) * steps + i, cfg.epochs * steps))
@@ -133,6 +157,7 @@ def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, 
         check_finite(losses, phase.name, epoch, last)
         if not is_main:
             torch.distributed.barrier()
+            best_epoch = epoch  # rank 0 decides early stopping; others follow its checkpoints
             continue
         # the bare module: a DDP forward would broadcast buffers, a collective only rank 0 joins
         bare = getattr(model, "module", model)
@@ -142,7 +167,8 @@ def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, 
         current = score(val, phase.select)
         improved = not (current <= best_score)  # NaN (e.g. no validation masks) counts as better
         best_score = current if improved and current == current else best_score
-        metrics = {**val, "best_score": best_score, "select": phase.select}
+        best_epoch = epoch if improved else best_epoch
+        metrics = {**val, "best_score": best_score, "best_epoch": best_epoch, "select": phase.select}
         checkpoint.save(last, model, **meta, epoch=epoch, metrics=metrics, optimizer=optimizer)
         if improved or not best.exists():
             checkpoint.save(best, model, **meta, epoch=epoch, metrics=metrics)
@@ -187,11 +213,9 @@ def train(cfg: TrainConfig) -> dict:
         raise EdgegradeError(f"{data_root}: too few embryos for a train/val split ({len(ds.samples)} images; "
                              "need at least 2 for training and 1 for validation)")
     spec = PreprocessSpec(size=cfg.size, crop=cfg.crop, margin=cfg.margin)
-    loaders = {
-        "train": make_loader(splits["train"], spec, cfg, train=True, device=device, distributed=world > 1),
-        "val": make_loader(splits["val"], spec, cfg, train=False, device=device),
-        "test": make_loader(splits["test"] or splits["val"], spec, cfg, train=False, device=device),
-    }
+    splits["test"] = splits["test"] or splits["val"]
+    boxes = find_boxes(splits, spec, out / CACHE_NAME, is_main)
+    loaders = {k: make_loader(splits[k], boxes[k], spec, cfg, train=False, device=device) for k in ("val", "test")}
     if is_main:
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         (out / "splits.json").write_text(json.dumps({k: [s.name for s in v] for k, v in splits.items()}))
@@ -200,6 +224,10 @@ def train(cfg: TrainConfig) -> dict:
     log = MetricsLog(out / "metrics.csv")
     results = {}
     for phase in phases:
+        # grade-only samples carry nothing for a phase without L_reg (no mask, no ratio)
+        train_split = [(s, b) for s, b in zip(splits["train"], boxes["train"]) if s.paired or phase.weights.reg]
+        loaders["train"] = make_loader([s for s, _ in train_split], [b for _, b in train_split], spec, cfg,
+                                       train=True, device=device)
         best = run_phase(phase, cfg, loaders, out, device, spec, log)
         if not is_main:
             continue
