@@ -18,7 +18,7 @@ from edgegrade.export.fp16 import to_fp16
 from edgegrade.export.int8 import prepare, quantize_int8
 from edgegrade.export.onnx_export import Deployable, export_onnx
 from edgegrade.runtime.backends import OnnxRuntimeBackend
-from edgegrade.train.model import build_model
+from edgegrade.train.archs import build_model
 
 p = argparse.ArgumentParser()
 p.add_argument("--size", type=int, default=256)

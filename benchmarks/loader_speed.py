@@ -23,7 +23,7 @@ from edgegrade.synth import write_dataset
 from edgegrade.train.config import MTL
 from edgegrade.train.data import EmbryoDataset, EpochSampler
 from edgegrade.train.losses import total_loss
-from edgegrade.train.model import build_model
+from edgegrade.train.archs import build_model
 
 p = argparse.ArgumentParser()
 p.add_argument("--size", type=int, default=128)

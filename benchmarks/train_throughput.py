@@ -16,7 +16,7 @@ import torch
 from edgegrade.train.config import MTL
 from edgegrade.train.losses import total_loss
 from edgegrade.train.loop import autocast
-from edgegrade.train.model import build_model
+from edgegrade.train.archs import build_model
 
 p = argparse.ArgumentParser()
 p.add_argument("--device", default="cpu")

@@ -1,12 +1,17 @@
 """The `edgegrade` command: a thin click group. Each command imports its stage inside the
 function, so `--help` stays fast and torch-free."""
 
+import importlib
 import json
 from pathlib import Path
 
 import click
 
 from edgegrade import __version__
+from edgegrade.tasks import DEFAULT as DEFAULT_TASK
+from edgegrade.tasks import get_task, tasks
+
+TASK_NAMES = list(tasks())
 
 
 @click.group()
@@ -18,7 +23,7 @@ def main():
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Dataset folder to write.")
 @click.option("--n", default=200, show_default=True, help="Paired images (image + label map).")
-@click.option("--task", type=click.Choice(["embryo-fragmentation", "oocyte-inclusions"]), default="embryo-fragmentation",
+@click.option("--task", type=click.Choice(TASK_NAMES), default=DEFAULT_TASK,
               show_default=True, help="Embryos (fragments) or MII oocytes (inclusions).")
 @click.option("--grade-only", default=0, show_default=True, help="Embryos: extra images with only a grade in labels.csv.")
 @click.option("--size", default=256, show_default=True, help="Image side in pixels.")
@@ -51,16 +56,9 @@ def synth(out, n, task, grade_only, size, seed, learned, data, generator, gan_ep
         return
     if data or generator:
         raise click.UsageError("--data and --generator go with --learned")
-    if task == "oocyte-inclusions":
-        from edgegrade.oocytes import write_oocyte_dataset
-
-        info = write_oocyte_dataset(out, n, size=size, seed=seed)
-        click.echo(f"wrote {info['paired']} oocytes ({info['inclusions']} inclusions) to {out}")
-        return
-    from edgegrade.synth import write_dataset
-
-    info = write_dataset(out, n, size=size, seed=seed, grade_only=grade_only)
-    click.echo(f"wrote {info['paired']} paired + {info['grade_only']} grade-only images to {out}; grades {info['grades']}")
+    record = get_task(task)
+    info = record.write_synthetic(out, n, size=size, seed=seed, grade_only=grade_only)
+    click.echo(record.synth_line.format(**info))
 
 
 @main.group()
@@ -115,8 +113,7 @@ def training_options(func):
     """Flags shared by `train` and `ablate` (each overrides a TrainConfig field)."""
     options = [
         click.option("--data", type=click.Path(exists=True, file_okay=False), help="Dataset folder; default: fresh synthetic data in OUT/data."),
-        click.option("--task", type=click.Choice(["embryo-fragmentation", "oocyte-inclusions"]),
-                     default="embryo-fragmentation", show_default=True,
+        click.option("--task", type=click.Choice(TASK_NAMES), default=DEFAULT_TASK, show_default=True,
                      help="oocyte-inclusions: Andreini et al.'s inclusion masks (synthetic oocytes by default)."),
         click.option("--arch", type=click.Choice(["attnregdeeplab", "smanet"]), default="attnregdeeplab",
                      show_default=True, help="smanet: segmentation only (Bonechi et al.'s SMANet)."),
@@ -187,16 +184,10 @@ def train(**kw):
     """Train AttnRegDeepLab or SMANet: OUT/assistant.pt + OUT/grader.pt (dual) or OUT/model.pt."""
     from edgegrade.train.run import train as run
 
+    task = get_task(kw["task"])
     results = run(train_config(**kw))
     for role, r in results.items():
-        t = r["test"]
-        nan = float("nan")
-        if kw["task"] == "oocyte-inclusions":
-            click.echo(f"{role}: {r['file']}  test pixel accuracy {t.get('pixel_acc', nan):.4f}  "
-                       f"mean IoU {t.get('miou', nan):.4f}  Dice {t.get('dice', nan):.3f}")
-        else:
-            click.echo(f"{role}: {r['file']}  test Dice {t.get('dice', nan):.3f}  "
-                       f"MAE {t.get('mae_direct', nan):.4f}  MAE(mask) {t.get('mae_mask', nan):.4f}")
+        click.echo(f"{role}: {r['file']}  test {task.metric_line(r['test'])}")
 
 
 @main.group()
@@ -344,14 +335,13 @@ def verify(bundle, data, n, json_out):
 @click.option("--roi", help="x,y,w,h: the embryo's box in frame pixels, fixed by hand (default: found and tracked).")
 def watch(**kw):
     """Grade live frames with both modules; window or headless, JSONL log, snapshots."""
-    from edgegrade.runtime.watch import WatchConfig
+    from edgegrade.runtime.config import WatchConfig
     from edgegrade.runtime.watch import watch as run
 
     s = run(WatchConfig(**kw), echo=click.echo)
     lat = s["latency_ms"].get("result", {})
-    final = f"final inclusions {s['final_inclusions']}" if s["final_inclusions"] else f"final grade {s['final_grade']}"
     click.echo(f"{s['frames']} frames in {s['seconds']} s ({s['fps']} fps); latency p50 {lat.get('p50')} ms, "
-               f"p95 {lat.get('p95')} ms; {final}; results {s['grades']}; "
+               f"p95 {lat.get('p95')} ms; last: {s['final']}; results {s['grades']}; "
                f"decode errors {s['decode_errors']}; log {s['log']}")
 
 
@@ -363,19 +353,12 @@ def watch(**kw):
 @click.option("--roi", help="x,y,w,h: the embryo's box in frame pixels, fixed by hand (default: found in each image).")
 def grade(paths, bundle, out, backend, roi):
     """Grade still images or folders: grades.csv, grades.json and overlay PNGs in OUT."""
-    from edgegrade.localise import parse_roi
+    from edgegrade.runtime.config import WatchConfig
     from edgegrade.runtime.stills import grade_stills
 
-    rows = grade_stills(bundle, paths, out, backend, roi=parse_roi(roi) if roi else None)
+    rows = grade_stills(WatchConfig(bundle=bundle, out=out, backend=backend, roi=roi), paths)
     for r in rows:
-        if r.get("inclusions") is not None:
-            click.echo(f"{r['image']}: {r['inclusions']} inclusion(s), {r['inclusion_area_px']:.0f} px "
-                       f"({100 * r['mask_ratio']:.2f}% of the ooplasm)")
-        elif r.get("grade"):
-            click.echo(f"{r['image']}: grade {r['grade']}  ratio {r['ratio']:.3f}  mask {r['mask_ratio'] or 0:.3f}"
-                       + ("  REVIEW" if r.get("review") else ""))
-        else:
-            click.echo(f"{r['image']}: {r['state']} {r.get('error') or ''}")
+        click.echo(f"{r['image']}: {r.get('summary') or r['state']} {r.get('error') or ''}".rstrip())
     click.echo(f"wrote {out}/grades.csv")
 
 
@@ -395,7 +378,8 @@ def bench(bundle, source, frames, runs, threads, json_out):
     result = {"artifacts": bench_bundle(bundle, runs=runs, threads=threads)}
     click.echo(format_table(result["artifacts"]))
     if source:
-        from edgegrade.runtime.watch import WatchConfig, watch as run
+        from edgegrade.runtime.config import WatchConfig
+        from edgegrade.runtime.watch import watch as run
 
         with tempfile.TemporaryDirectory() as tmp:
             s = run(WatchConfig(bundle=bundle, source=source, out=tmp, headless=True, max_frames=frames,
@@ -422,12 +406,12 @@ def ablate(out, real_n, test_n, gan_n, gan_epochs, gan_width, generator, **kw):
     """The paper's experiments on the data: Exp A-E and Table II for embryos; for
     --task oocyte-inclusions the three schedules of Andreini et al.'s Table 2 (real,
     synthetic, synthetic + real fine-tuning). Writes OUT/table2.md, .csv, .json."""
-    from edgegrade.train import ablate as exp
-
     cfg = train_config(**kw, out=out)
-    if cfg.task == "oocyte-inclusions":
-        exp.ablate_oocytes(cfg, out, real_n=real_n, test_n=test_n, synthetic_n=gan_n, gan_epochs=gan_epochs,
-                           gan_width=gan_width, generator=generator)
-    else:
-        exp.ablate(cfg, out)
+    task = get_task(cfg.task)
+    if not task.ablate:
+        raise click.UsageError(f"--task {task.name}: no paper table to reproduce")
+    module, name = task.ablate.split(":")
+    run = getattr(importlib.import_module(module), name)
+    run(cfg, out, real_n=real_n, test_n=test_n, synthetic_n=gan_n, gan_epochs=gan_epochs, gan_width=gan_width,
+        generator=generator)
     click.echo(Path(out, "table2.md").read_text())

@@ -4,6 +4,23 @@ gates and the runtime. Channel 0 is fragment, channel 1 is embryo (cell or fragm
 import numpy as np
 
 THRESHOLD = 0.5
+MIN_REGION_SHARE = 0.005  # of the model input; below it no embryo (oocyte) is in view
+
+# A dual bundle ships the mask from the assistant and the ratio from the grader; a single model
+# ships both. Each module is judged on the ratio it ships: the assistant on its mask's.
+MASK_ROLE, RATIO_ROLE = "assistant", "grader"
+
+
+def combine(outputs: dict) -> dict:
+    """{role: {output name: array}} -> {"masks": ..., "ratio": ...} as the product reports them."""
+    only = next(iter(outputs.values()))
+    masks, ratio = outputs.get(MASK_ROLE, only), outputs.get(RATIO_ROLE, only)
+    return {k: v for k, v in (("masks", masks.get("masks")), ("ratio", ratio.get("ratio"))) if v is not None}
+
+
+def judged_ratio(role: str, outputs) -> str:
+    """"mask" or "direct": the ratio a module is gated and benchmarked on."""
+    return "mask" if role == MASK_ROLE or "ratio" not in outputs else "direct"
 
 
 def binarise(probs: np.ndarray, threshold: float = THRESHOLD) -> tuple[np.ndarray, np.ndarray]:

@@ -11,8 +11,10 @@ import numpy as np
 from edgegrade.bundle import read_manifest
 from edgegrade.export.bundle_ops import synthetic_evalset
 from edgegrade.export.verify import score
+from edgegrade.postprocess import judged_ratio
 from edgegrade.preprocess import PreprocessSpec
 from edgegrade.runtime.backends import open_backend
+from edgegrade.tasks import get_task
 
 
 def _time(fn, x, runs: int, warmup: int = 3) -> float:
@@ -30,14 +32,14 @@ def _accuracy(infer, evalset, role) -> tuple[float | None, float | None]:
     outs = [infer(evalset.inputs[i:i + 1]) for i in range(len(evalset))]
     merged = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
     s = score(merged, evalset)
-    return s.get("dice"), s.get("mae_mask" if role == "assistant" or "ratio" not in merged else "mae_direct")
+    return s.get("dice"), s.get(f"mae_{judged_ratio(role, merged)}")
 
 
 def bench_bundle(bundle, runs: int = 20, n_eval: int = 16, threads: int = 0, torch_ref: bool = True) -> list[dict]:
     bundle = Path(bundle)
     manifest = read_manifest(bundle)
     spec = PreprocessSpec.from_dict(manifest["preprocess"])
-    evalset = synthetic_evalset(spec, n_eval, task=manifest.get("task", "embryo-fragmentation"))
+    evalset = synthetic_evalset(spec, get_task(manifest.get("task")), n_eval)
     x = evalset.inputs[:1]
     rows = []
     for role, mod in manifest["modules"].items():

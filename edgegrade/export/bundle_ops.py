@@ -14,19 +14,17 @@ from edgegrade.export.verify import DEFAULT_TOLERANCE, Tolerance, compare, run_o
 from edgegrade.grading import FRAGMENT
 from edgegrade.preprocess import Normaliser, PreprocessSpec
 from edgegrade.runtime.backends import open_backend
+from edgegrade.tasks import Task, get_task
 
 
-def synthetic_evalset(spec: PreprocessSpec, n: int = 32, seed: int = 12345,
-                      task: str = "embryo-fragmentation") -> EvalSet:
-    """Fresh synthetic held-out embryos (or oocytes) when no --data is given."""
+def synthetic_evalset(spec: PreprocessSpec, task: Task, n: int = 32, seed: int = 12345) -> EvalSet:
+    """Fresh synthetic held-out images of the task (rendered at the size it trains on) when no
+    --data is given."""
     from edgegrade.grading import fragment_ratio
-    from edgegrade.oocytes import render_oocyte
-    from edgegrade.synth import render_embryo
 
-    render = render_oocyte if task == "oocyte-inclusions" else render_embryo
     norm, inputs, frags, ratios = Normaliser(spec), [], [], []
     for i in range(n):
-        r = render(np.random.default_rng([seed, i]), spec.size)
+        r = task.render(np.random.default_rng([seed, i]), task.synth_size or spec.size)
         rgb, label = to_model_space(r.image, r.label, spec)
         inputs.append(norm(rgb))
         frags.append(label == FRAGMENT)
@@ -39,7 +37,7 @@ def verify_bundle(bundle, data=None, n: int = 32, tolerance: dict | None = None)
     manifest = read_manifest(bundle)
     spec = PreprocessSpec.from_dict(manifest["preprocess"])
     evalset = load_evalset(datasets.load(data).samples, spec, n) if data else \
-        synthetic_evalset(spec, n, task=manifest.get("task", "embryo-fragmentation"))
+        synthetic_evalset(spec, get_task(manifest.get("task")), n)
     results = {}
     for role, mod in manifest["modules"].items():
         with open_backend(bundle / mod["artifacts"]["fp32"]["file"], provider="cpu") as ref_backend:

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from edgegrade.errors import EdgegradeError
-from edgegrade.train.model import output_names
+from edgegrade.train.archs import output_names
 
 OPSET = 17
 INPUT = "image"

@@ -18,6 +18,7 @@ from edgegrade.export.verify import DEFAULT_TOLERANCE, Tolerance, compare, run_o
 from edgegrade.grading import grade_table
 from edgegrade.preprocess import PreprocessSpec
 from edgegrade.runtime.backends import OnnxRuntimeBackend
+from edgegrade.tasks import get_task
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -83,7 +84,7 @@ def export_bundle(cfg: ExportConfig, progress=print) -> dict:
     from edgegrade.export.engine import build_engine, tensorrt_available
     from edgegrade.export.onnx_export import Deployable, export_onnx
     from edgegrade.train import checkpoint
-    from edgegrade.train.model import output_names
+    from edgegrade.train.archs import output_names
 
     if cfg.precision not in PRECISIONS:
         raise EdgegradeError(f"--precision {cfg.precision}: choose from {', '.join(PRECISIONS)}")
@@ -105,7 +106,7 @@ def export_bundle(cfg: ExportConfig, progress=print) -> dict:
             progress(f"[{role}] exporting ONNX")
             model = checkpoint.model_from(state)
             meta = {"edgegrade_version": __version__, "role": role, "preprocess": spec.to_dict(),
-                    "task": state["train_config"].get("task", "embryo-fragmentation"),
+                    "task": get_task(state["train_config"].get("task")).name,
                     "grade_table": grade_table(), "model_config": state["model_config"]}
             fp32 = tmp / f"{role}.fp32.onnx"
             parity = export_onnx(model, fp32, size=spec.size, metadata=meta, dynamic_batch=cfg.dynamic_batch)
@@ -160,7 +161,7 @@ def export_bundle(cfg: ExportConfig, progress=print) -> dict:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "host": platform.node(),
             "kind": "dual" if len(modules) == 2 else "single", "precision": cfg.precision,
             "deployable": passed, "preprocess": spec.to_dict(), "grade_table": grade_table(),
-            "task": first["train_config"].get("task", "embryo-fragmentation"),
+            "task": get_task(first["train_config"].get("task")).name,
             "modules": manifest_modules, "export_config": asdict(cfg),
             "accuracy": {r: {p: {k: g.get(k) for k in ("passed", "dice", "mae", "ddice", "dmae", "grade_agreement", "borderline")}
                              for p, g in m["artifacts"].items()} for r, m in report["modules"].items()},

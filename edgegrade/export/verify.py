@@ -9,7 +9,7 @@ import numpy as np
 
 from edgegrade.grading import grade_index, near_boundary
 from edgegrade.metrics import SegRegMeter
-from edgegrade.postprocess import binarise, count_instances, mask_ratio
+from edgegrade.postprocess import binarise, count_instances, judged_ratio, mask_ratio
 
 
 @dataclass
@@ -71,7 +71,7 @@ def compare(role: str, ref: dict, ref_score: dict, got: dict, got_score: dict, t
     """Gate one artifact. The assistant ships masks: its MAE and grades are read off the mask;
     the grader and single models ship the direct ratio. Models without a ratio (SMANet) must
     find the same number of instances (inclusions, fragments) per image as the reference."""
-    key = "mask" if role == "assistant" or "ratio" not in ref else "direct"
+    key = judged_ratio(role, ref)
     agree = f"grades_{key}" if "ratio" in ref else "counts"
     result = {"tolerance": asdict(tol), "failures": []}
     for name in ref:

@@ -1,11 +1,10 @@
-"""Draw a result onto its frame: fragment contours, embryo outline, grade panel."""
+"""Draw a result onto its frame: target contours (fragments, inclusions), the region's outline
+(embryo, oocyte), the task's panel (grade, count, or nothing in view)."""
 
 import cv2
 import numpy as np
 
 from edgegrade.preprocess import to_uint8_rgb
-
-GRADE_COLOURS = {"A": (80, 200, 80), "B": (60, 200, 220), "C": (40, 140, 255), "D": (60, 60, 230)}  # BGR
 
 
 def draw(image: np.ndarray, result, fps: float | None = None) -> np.ndarray:
@@ -20,20 +19,8 @@ def draw(image: np.ndarray, result, fps: float | None = None) -> np.ndarray:
                       max(1, thick - 1), cv2.LINE_AA)
     cv2.polylines(canvas, result.embryo_contours, True, (255, 200, 0), thick, cv2.LINE_AA)
     cv2.polylines(canvas, result.fragment_contours, True, (40, 40, 255), thick, cv2.LINE_AA)
-    inclusions = getattr(result, "inclusions", None)
-    if inclusions is not None:
-        head = f"Inclusions: {inclusions['count']}"
-        lines = [f"area {inclusions['area_px']:.0f} px ({100 * inclusions['share']:.2f}% of ooplasm)"]
-        colour = (80, 200, 80) if inclusions["count"] == 0 else (40, 140, 255)
-    elif result.state == "graded":
-        head = f"Grade {result.grade}"
-        lines = [f"fragmentation {100 * result.ratio:.1f}%"]
-        if result.mask_ratio is not None:
-            lines.append(f"from mask {100 * result.mask_ratio:.1f}%")
-        colour = GRADE_COLOURS[result.grade]
-    else:
-        head = "No oocyte in view" if result.state == "no-oocyte" else "No embryo in view"
-        lines, colour = [], (200, 200, 200)
+    head, lines, colour = result.headline  # the task's words: grade, inclusions, or no embryo in view
+    lines = list(lines)
     if result.review:
         lines.append("REVIEW: grader and mask disagree")
     if fps is not None:

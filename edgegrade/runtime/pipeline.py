@@ -1,7 +1,8 @@
 """The dual-module pipeline: find the embryo (tracked box, or --roi) -> preprocess with the
 bundle's settings -> module A (assistant, mask) and module B (grader, ratio) -> contours
-mapped back onto the frame -> grade from the grader, mask ratio beside it, review flag when
-they disagree -> temporal smoothing. Oocyte bundles (SMANet) count inclusions instead."""
+mapped back onto the frame -> what the bundle's task reads off them (edgegrade.tasks: a grade
+from the grader with the mask's ratio beside it and a review flag, smoothed over the scene;
+for oocyte bundles, inclusions counted)."""
 
 import importlib.util
 import time
@@ -13,34 +14,43 @@ import numpy as np
 
 from edgegrade.bundle import read_manifest
 from edgegrade.errors import EdgegradeError
-from edgegrade.grading import grade_of
-from edgegrade.postprocess import binarise, count_instances, mask_ratio
+from edgegrade.localise import parse_roi
+from edgegrade.postprocess import combine
 from edgegrade.preprocess import Normaliser, PreprocessSpec, preprocess
 from edgegrade.runtime.backends import open_backend
+from edgegrade.runtime.config import WatchConfig
 from edgegrade.runtime.smoothing import SceneSmoother
 from edgegrade.runtime.sources import Frame
+from edgegrade.tasks import get_task
 
-MIN_EMBRYO_SHARE = 0.005  # of the model input; below it there is no embryo to grade
+LOG_SCHEMA = 2  # grades.jsonl records; 2: oocyte records keep the ooplasm share in `inclusions` only
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Result:
     index: int
     name: str
     state: str  # "graded" or "no-embryo"; oocytes: "analysed" or "no-oocyte"
-    grade: str | None
-    ratio: float | None  # smoothed grader ratio (the one the grade comes from)
-    mask_ratio: float | None  # smoothed ratio read off the assistant's mask
-    raw_ratio: float | None
-    raw_mask_ratio: float | None
-    review: bool
-    scene_change: bool
-    fragment_contours: list = field(default_factory=list)
-    embryo_contours: list = field(default_factory=list)
+    grade: str | None = None
+    ratio: float | None = None  # smoothed grader ratio (the one the grade comes from)
+    mask_ratio: float | None = None  # smoothed ratio read off the assistant's mask
+    raw_ratio: float | None = None
+    raw_mask_ratio: float | None = None
+    review: bool = False
+    scene_change: bool = False
+    fragment_contours: list = field(default_factory=list)  # the task's targets (fragments, inclusions)
+    embryo_contours: list = field(default_factory=list)  # its region's outline (embryo, oocyte)
     timings: dict = field(default_factory=dict)  # milliseconds per stage
     captured: float = 0.0
     roi: dict | None = None  # the embryo box the models saw (frame pixels), when cropping
     inclusions: dict | None = None  # oocytes: count, area_px (frame pixels), share of the ooplasm
+    headline: tuple = ("", [], (200, 200, 200))  # the task's heading, detail lines and colour
+
+    @property
+    def summary(self) -> str:
+        """One line: the task's heading and details, REVIEW when flagged."""
+        head, lines, _ = self.headline
+        return "  ".join([head, *lines] + (["REVIEW"] if self.review else []))
 
     @property
     def label(self) -> str:
@@ -51,8 +61,8 @@ class Result:
 
     def log_record(self) -> dict:
         r = lambda v: None if v is None else round(v, 5)  # noqa: E731
-        return {"time": time.time(), "frame": self.index, "name": self.name, "state": self.state,
-                "grade": self.grade, "ratio": r(self.ratio), "mask_ratio": r(self.mask_ratio),
+        return {"schema": LOG_SCHEMA, "time": time.time(), "frame": self.index, "name": self.name,
+                "state": self.state, "grade": self.grade, "ratio": r(self.ratio), "mask_ratio": r(self.mask_ratio),
                 "raw_ratio": r(self.raw_ratio), "raw_mask_ratio": r(self.raw_mask_ratio),
                 "review": self.review, "scene_change": self.scene_change, "roi": self.roi,
                 **({"inclusions": self.inclusions} if self.inclusions is not None else {}),
@@ -74,28 +84,27 @@ def choose_backend(manifest: dict, bundle: Path, role: str, backend: str) -> Pat
 
 
 class Pipeline:
-    def __init__(self, bundle, backend: str = "auto", provider: str = "auto", review_threshold: float = 0.10,
-                 smooth: int = 15, allow_undeployable: bool = False, threads: int = 0, roi=None):
-        self.bundle = Path(bundle)
+    def __init__(self, cfg: WatchConfig):
+        self.cfg = cfg
+        self.bundle = Path(cfg.bundle)
         self.manifest = read_manifest(self.bundle)
-        if not self.manifest.get("deployable") and not allow_undeployable:
+        if not self.manifest.get("deployable") and not cfg.allow_undeployable:
             raise EdgegradeError(f"{self.bundle}: marked not deployable (its accuracy gate failed); see report.md")
-        if backend not in ("auto", "onnxruntime", "tensorrt"):
-            raise EdgegradeError(f"--backend {backend}: choose auto, onnxruntime or tensorrt")
+        if cfg.backend not in ("auto", "onnxruntime", "tensorrt"):
+            raise EdgegradeError(f"--backend {cfg.backend}: choose auto, onnxruntime or tensorrt")
+        self.task = get_task(self.manifest.get("task"))
         self.spec = PreprocessSpec.from_dict(self.manifest["preprocess"])
         self.normaliser = Normaliser(self.spec)
-        self.review_threshold = review_threshold
-        self.smoother = SceneSmoother(smooth)
-        self.fixed_roi = roi  # --roi: the user's box, never searched
+        self.smoother = SceneSmoother(cfg.smooth)
+        self.fixed_roi = parse_roi(cfg.roi) if cfg.roi else None  # --roi: the user's box, never searched
         self.tracker = None
-        if roi is None and self.spec.crop == "embryo":
+        if self.fixed_roi is None and self.spec.crop == "embryo":
             from edgegrade.runtime.tracking import RoiTracker
 
             self.tracker = RoiTracker()
         self.roles = list(self.manifest["modules"])
-        self.task = self.manifest.get("task", "embryo-fragmentation")
-        kw = lambda p: {"provider": provider, "threads": threads} if p.suffix == ".onnx" else {}  # noqa: E731
-        paths = {role: choose_backend(self.manifest, self.bundle, role, backend) for role in self.roles}
+        kw = lambda p: {"provider": cfg.provider, "threads": cfg.threads} if p.suffix == ".onnx" else {}  # noqa: E731
+        paths = {role: choose_backend(self.manifest, self.bundle, role, cfg.backend) for role in self.roles}
         self.backends = {role: open_backend(p, **kw(p)) for role, p in paths.items()}
 
     def __enter__(self):
@@ -140,69 +149,35 @@ class Pipeline:
         t0 = time.perf_counter()
         x, box = preprocess(frame.image, self.spec, self.normaliser, roi=roi)
         x = x[None]
-        t1 = time.perf_counter()
-        t["preprocess"] = 1000 * (t1 - t0)
+        t["preprocess"] = 1000 * (time.perf_counter() - t0)
         outputs = {}
         for role, backend in self.backends.items():
             s = time.perf_counter()
             outputs[role] = backend.infer(x)
             t[role] = 1000 * (time.perf_counter() - s)
-        t2 = time.perf_counter()
-        if self.task == "oocyte-inclusions":
-            result = self.inclusions(frame, outputs[self.roles[0]]["masks"][0], box, scene_change, t, roi)
-            t["postprocess"] = 1000 * (time.perf_counter() - t2)
-            return result
-        mask_src = outputs.get("assistant") or outputs[self.roles[0]]
-        ratio_src = outputs.get("grader") or outputs[self.roles[0]]
-        frag, emb = binarise(mask_src["masks"][0]) if "masks" in mask_src else (None, None)
-        raw_ratio = float(ratio_src["ratio"].reshape(-1)[0])
-        raw_mask_ratio = mask_ratio(frag, emb) if frag is not None else None
-        embryo_share = emb.mean() if emb is not None else 1.0
-        fragment_contours, embryo_contours = [], []
-        if embryo_share < MIN_EMBRYO_SHARE:
-            state, grade, ratio, m_ratio, review = "no-embryo", None, None, None, False
-        else:
-            ratio, m_ratio = self.smoother.update(raw_ratio, raw_mask_ratio)
-            grade = grade_of(ratio)
-            state = "graded"
-            review = m_ratio is not None and abs(ratio - m_ratio) > self.review_threshold
-            if frag is not None:
-                fragment_contours = contours_on_frame(frag, box)
-                embryo_contours = contours_on_frame(emb, box, largest=True)
-        t["postprocess"] = 1000 * (time.perf_counter() - t2)
-        return Result(frame.index, frame.name, state, grade, ratio, m_ratio, raw_ratio, raw_mask_ratio, review,
-                      scene_change, fragment_contours, embryo_contours, t, frame.captured,
-                      None if roi is None else roi.to_dict())
+        t0 = time.perf_counter()
+        product = combine(outputs)
+        ratio = product.get("ratio")
+        reading = self.task.read(product["masks"][0] if "masks" in product else None,
+                                 None if ratio is None else float(ratio.reshape(-1)[0]), box.scale,
+                                 self.smoother.update, self.cfg.review_threshold)
+        fields = {k: v for k, v in vars(reading).items() if k not in ("target", "region")}
+        result = Result(index=frame.index, name=frame.name, scene_change=scene_change, captured=frame.captured,
+                        roi=None if roi is None else roi.to_dict(), **fields,
+                        fragment_contours=[] if reading.target is None else contours_on_frame(reading.target, box),
+                        embryo_contours=[] if reading.region is None else contours_on_frame(reading.region, box,
+                                                                                            largest=True))
+        result.headline = self.task.headline(result)
+        t["postprocess"] = 1000 * (time.perf_counter() - t0)
+        result.timings = t
+        return result
 
     def empty(self, frame: Frame, scene_change: bool, t: dict) -> Result:
         """Nothing in view to grade or count: no made-up figures."""
-        state = "no-oocyte" if self.task == "oocyte-inclusions" else "no-embryo"
-        return Result(frame.index, frame.name, state, None, None, None, None, None, False, scene_change,
-                      timings=t, captured=frame.captured)
-
-    def inclusions(self, frame: Frame, probs: np.ndarray, box, scene_change: bool, t: dict, roi=None) -> Result:
-        """An SMANet oocyte bundle: inclusions counted and measured in the ooplasm, no grade."""
-        spots, ooplasm = binarise(probs)
-        ooplasm = oocyte_region(ooplasm)
-        if ooplasm.mean() < MIN_EMBRYO_SHARE:
-            return self.empty(frame, scene_change, t)
-        spots &= ooplasm  # an inclusion lies in the oocyte: dark specks in the medium are not counted
-        count, area = count_instances(spots)
-        share = float(mask_ratio(spots, ooplasm))
-        info = {"count": count, "area_px": round(area / box.scale ** 2, 1), "share": round(share, 5)}
-        return Result(frame.index, frame.name, "analysed", None, None, share, None, share, False, scene_change,
-                      contours_on_frame(spots, box), contours_on_frame(ooplasm, box, largest=True), t,
-                      frame.captured, None if roi is None else roi.to_dict(), inclusions=info)
-
-
-def oocyte_region(mask: np.ndarray) -> np.ndarray:
-    """The convex hull of the largest region of an ooplasm mask: an oocyte is convex, and the
-    hull keeps inclusions that a ragged predicted outline would cut off."""
-    found, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    out = np.zeros(mask.shape, np.uint8)
-    if found:
-        cv2.drawContours(out, [cv2.convexHull(max(found, key=cv2.contourArea))], -1, 1, -1)
-    return out.astype(bool)
+        result = Result(index=frame.index, name=frame.name, state=self.task.empty_state, scene_change=scene_change,
+                        timings=t, captured=frame.captured)
+        result.headline = self.task.headline(result)
+        return result
 
 
 def contours_on_frame(mask: np.ndarray, box, largest: bool = False) -> list[np.ndarray]:

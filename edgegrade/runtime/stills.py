@@ -2,16 +2,19 @@
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from edgegrade.errors import DataError, EdgegradeError
 from edgegrade.imageio import is_image, read_image, write_image
 from edgegrade.runtime.overlay import draw
+from edgegrade.runtime.config import WatchConfig
 from edgegrade.runtime.pipeline import Pipeline
 from edgegrade.runtime.sinks import ensure_writable
 from edgegrade.runtime.sources import Frame
 
-FIELDS = ["image", "state", "grade", "ratio", "mask_ratio", "review", "inclusions", "inclusion_area_px", "roi", "error"]
+FIELDS = ["image", "state", "grade", "ratio", "mask_ratio", "review", "inclusions", "inclusion_area_px", "roi", "error",
+          "summary"]
 
 
 def expand(paths) -> list[Path]:
@@ -28,11 +31,11 @@ def expand(paths) -> list[Path]:
     return files
 
 
-def grade_stills(bundle, paths, out, backend="auto", review_threshold=0.10, roi=None) -> list[dict]:
-    out = ensure_writable(Path(out))
+def grade_stills(cfg: WatchConfig, paths) -> list[dict]:
+    """cfg.out gets the CSV, JSON and overlays; every still stands alone (no smoothing)."""
+    out = ensure_writable(Path(cfg.out))
     rows = []
-    # smooth=1: every still stands alone
-    with Pipeline(bundle, backend, review_threshold=review_threshold, smooth=1, roi=roi) as pipe:
+    with Pipeline(replace(cfg, smooth=1)) as pipe:
         for i, path in enumerate(expand(paths)):
             try:
                 image = read_image(path)
@@ -42,7 +45,7 @@ def grade_stills(bundle, paths, out, backend="auto", review_threshold=0.10, roi=
             pipe.reset()  # no history (grade, box) across unrelated stills
             result = pipe.process(Frame(i, 0.0, image, path.name))
             write_image(out / f"{path.stem}_overlay.png", draw(image, result))
-            rows.append({"image": str(path), "state": result.state, "grade": result.grade,
+            rows.append({"image": str(path), "state": result.state, "summary": result.summary, "grade": result.grade,
                          "ratio": result.ratio, "mask_ratio": result.mask_ratio, "review": result.review,
                          "roi": "" if result.roi is None else "{x},{y},{w},{h}".format(**result.roi),
                          **({"inclusions": result.inclusions["count"], "inclusion_area_px": result.inclusions["area_px"]}

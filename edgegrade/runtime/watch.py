@@ -9,38 +9,19 @@ import signal
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edgegrade.localise import parse_roi
 from edgegrade.runtime.overlay import draw
+from edgegrade.runtime.config import WatchConfig
 from edgegrade.runtime.pipeline import Pipeline
 from edgegrade.runtime.sinks import JsonlLog, Snapshots, VideoSink, ensure_writable
 from edgegrade.runtime.sources import open_source
 
 WINDOW = "edgegrade"
-
-
-@dataclass
-class WatchConfig:
-    bundle: str
-    source: str = "synthetic"
-    out: str = "runs/watch"
-    log: str | None = None  # default OUT/grades.jsonl
-    headless: bool = False
-    max_frames: int = 0
-    backend: str = "auto"
-    provider: str = "auto"
-    video: str | None = None
-    snapshot_on_change: bool = True
-    review_threshold: float = 0.10
-    smooth: int = 15
-    threads: int = 0
-    roi: str | None = None  # "x,y,w,h": the embryo's box, fixed by hand (no localiser)
-    allow_undeployable: bool = False
 
 
 def open_window(headless: bool, warn) -> bool:
@@ -91,9 +72,7 @@ def watch(cfg: WatchConfig, echo=print) -> dict:
     video = VideoSink(cfg.video) if cfg.video else None
     stages, grades, latencies = {}, Counter(), []
     frames, last_grade, last, start = 0, "start", None, time.perf_counter()  # first frame snapshots too
-    roi = parse_roi(cfg.roi) if cfg.roi else None
-    with Pipeline(cfg.bundle, cfg.backend, cfg.provider, cfg.review_threshold, cfg.smooth,
-                  cfg.allow_undeployable, cfg.threads, roi) as pipe, open_source(cfg.source) as source, StopFlag() as flag:
+    with Pipeline(cfg) as pipe, open_source(cfg.source) as source, StopFlag() as flag:
         window = open_window(cfg.headless, lambda m: echo(f"warning: {m}"))
         echo(f"watching {cfg.source} with {cfg.bundle} ({pipe.manifest['kind']}, {pipe.manifest['precision']}; "
              f"backends {pipe.backend_names})")
@@ -145,6 +124,7 @@ def watch(cfg: WatchConfig, echo=print) -> dict:
             "final_grade": last.grade if last else None, "final_ratio": last.ratio if last else None,
             "final_mask_ratio": last.mask_ratio if last else None, "grades": dict(grades),
             "final_inclusions": last.inclusions if last else None,
+            "final": " ".join([last.headline[0]] + last.headline[1][:1]) if last else None,
             "latency_ms": {"result": percentiles(latencies), **{k: percentiles(v) for k, v in stages.items()}},
             "decode_errors": source.decode_errors, "dropped_frames": source.dropped,
             "snapshots": snaps.count, "log": str(log.path), "backends": pipe.backend_names, "window": window,

@@ -24,7 +24,7 @@ def _get(metrics: dict, key: str):
     return None if key not in metrics else round(metrics[key], 4)
 
 
-def ablate(base: TrainConfig, out) -> list[dict]:
+def ablate(base: TrainConfig, out, **_) -> list[dict]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = base.data

@@ -10,7 +10,8 @@ import torch
 
 from edgegrade import __version__
 from edgegrade.errors import EdgegradeError
-from edgegrade.train.model import ModelConfig, from_config
+from edgegrade.train.archs import from_config
+from edgegrade.train.blocks import ModelConfig
 
 KIND = "edgegrade-checkpoint"
 

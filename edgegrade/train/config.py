@@ -3,6 +3,8 @@
 from dataclasses import asdict, dataclass, replace
 
 from edgegrade.augment import AUGMENTS
+from edgegrade.tasks import get_task
+from edgegrade.train.archs import ARCHS
 from edgegrade.train.losses import LossWeights
 
 
@@ -24,12 +26,12 @@ class TrainConfig:
     augment: str = "full"  # full (geometry and pixels), geometric, off: edgegrade.augment
     batch: int = 8
     device: str = "auto"
-    lr: float = 0.0  # 0: 1e-4 (phase 1 / end-to-end, paper IV-A); 1e-3 for oocytes (tiny targets)
+    lr: float = 0.0  # 0: the task's (embryos 1e-4, paper IV-A; oocytes 1e-3, tiny targets)
     lr_finetune: float = 1e-5  # phase 2, frozen backbone (paper IV-A)
     weight_decay: float = 1e-4
     precise_bn: int = 0  # batches to recompute BatchNorm statistics on before each validation (0: off)
     schedule: str = "constant"  # or "poly": DeepLab's decay per step
-    output_stride: int = 0  # 0: 16 for AttnRegDeepLab (DESIGN.md), 8 for SMANet (inclusions are tiny)
+    output_stride: int = 0  # 0: the architecture's (AttnRegDeepLab 16, docs/design.md; SMANet 8, tiny inclusions)
     width: int = 64  # backbone stem channels; 64 = ResNet-50 (smaller: tests, quick experiments)
     seed: int = 0
     workers: int = 2
@@ -37,7 +39,7 @@ class TrainConfig:
     resume: bool = False
     backbone_weights: str | None = None
     synth_n: int = 160
-    synth_size: int = 0  # side of the rendered images; 0: 640 for embryos (a camera frame), `size` for oocytes
+    synth_size: int = 0  # side of the rendered images; 0: the task's (embryos 640, a camera frame; oocytes `size`)
     synth_grade_only: int = 80
     val_fraction: float = 0.15
     test_fraction: float = 0.15
@@ -51,29 +53,24 @@ class TrainConfig:
         """`auto` fields made explicit (what checkpoints store), after checking the combination."""
         from edgegrade.errors import EdgegradeError
 
-        if self.task not in TASKS:
-            raise EdgegradeError(f"--task {self.task}: choose from {', '.join(TASKS)}")
-        oocytes = self.task == "oocyte-inclusions"
-        recipe = self.recipe if self.recipe != "auto" else (
-            "seg" if oocytes else "s1" if self.arch == "smanet" else "dual")
+        task = get_task(self.task)
+        arch = ARCHS.get(self.arch)
+        if arch is None:
+            raise EdgegradeError(f"--arch {self.arch}: unknown; choose from {', '.join(ARCHS)}")
+        recipe = self.recipe if self.recipe != "auto" else task.recipes[self.arch]
         if recipe not in RECIPES:
             raise EdgegradeError(f"--recipe {recipe}: unknown; choose from {', '.join(RECIPES)}")
-        if (self.arch == "smanet" or oocytes) and recipe not in SEGMENTATION_ONLY:
-            why = "SMANet has no regression head" if self.arch == "smanet" else "oocytes have no fragmentation grade"
+        if (not arch.regression or not task.graded) and recipe not in SEGMENTATION_ONLY:
+            why = f"{arch.title} has no regression head" if not arch.regression else \
+                f"{task.name} has no fragmentation grade"
             raise EdgegradeError(f"--recipe {recipe}: {why}; use --recipe {' or '.join(SEGMENTATION_ONLY)}")
         if self.repeat < 1:
             raise EdgegradeError(f"--repeat {self.repeat}: must be at least 1")
-        crop = self.crop if self.crop != "auto" else ("full" if oocytes else "embryo")
-        stride = self.output_stride or (8 if self.arch == "smanet" else 16)
-        # measured: at 1e-4 SMANet found no inclusions in 5 epochs; at 1e-3 it did (README)
-        lr = self.lr or (1e-3 if oocytes else 1e-4)
         if self.augment not in AUGMENTS:
             raise EdgegradeError(f"--augment {self.augment}: choose from {', '.join(AUGMENTS)}")
-        synth_size = self.synth_size or (self.size if oocytes else 640)
-        return replace(self, recipe=recipe, crop=crop, output_stride=stride, lr=lr, synth_size=synth_size)
-
-
-TASKS = ("embryo-fragmentation", "oocyte-inclusions")
+        return replace(self, recipe=recipe, crop=task.crop if self.crop == "auto" else self.crop,
+                       output_stride=self.output_stride or arch.output_stride, lr=self.lr or task.lr,
+                       synth_size=self.synth_size or task.synth_size or self.size)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from edgegrade.errors import EdgegradeError
 from edgegrade.grading import CELL, FRAGMENT
 from edgegrade.imageio import read_image, read_label_map, write_image
 from edgegrade.preprocess import letterbox, to_grey
+from edgegrade.tasks import get_task
 from edgegrade.train import checkpoint
 from edgegrade.train.pix2pix import PatchDiscriminator, UNetGenerator, init_weights, one_hot
 from edgegrade.train.pix2pix import to_uint8 as gen_to_uint8
@@ -138,19 +139,6 @@ def load_generator(path, device="cpu") -> tuple[UNetGenerator, dict]:
     return gen.to(device), state
 
 
-def random_label_map(rng: np.random.Generator, task: str, size: int, templates: np.ndarray) -> np.ndarray:
-    if task == "oocyte-inclusions":
-        from edgegrade.oocytes import add_spots
-
-        label = np.rot90(templates[rng.integers(len(templates))], int(rng.integers(4)))
-        label = np.ascontiguousarray(label[:, ::-1] if rng.integers(2) else label)
-        add_spots(label, rng)
-        return label
-    from edgegrade.synth import render_embryo
-
-    return render_embryo(rng, size).label
-
-
 @torch.no_grad()
 def generate(generator, out, n: int, *, seed: int = 0, batch: int = 8, device: str = "cpu",
              progress: bool = True) -> dict:
@@ -160,12 +148,12 @@ def generate(generator, out, n: int, *, seed: int = 0, batch: int = 8, device: s
     for m in gen.modules():  # pix2pix keeps its dropout as the noise source
         if isinstance(m, torch.nn.Dropout):
             m.train()
-    out, task, size = Path(out), state["task"], state["size"]
+    out, task, size = Path(out), get_task(state["task"]), state["size"]
     templates = state["templates"].numpy()
     rng = np.random.default_rng(seed)
     rows, start = [], time.perf_counter()
     for i in tqdm(range(0, n, batch), desc="generate", unit="batch", disable=not progress):
-        maps = np.stack([random_label_map(rng, task, size, templates) for _ in range(min(batch, n - i))])
+        maps = np.stack([task.random_label_map(rng, size, templates) for _ in range(min(batch, n - i))])
         images = gen_to_uint8(gen(one_hot(torch.from_numpy(maps)).to(device)))
         for j, (image, label) in enumerate(zip(images, maps)):
             name = f"gan{seed}_{i + j:05d}"
@@ -174,7 +162,7 @@ def generate(generator, out, n: int, *, seed: int = 0, batch: int = 8, device: s
             rows.append({"image": f"{name}.png", "grade": "", "ratio": "", "embryo_id": name})
     datasets.write_labels_csv(out, rows)
     seconds = time.perf_counter() - start
-    return {"out": str(out), "images": n, "task": task, "seconds": round(seconds, 1),
+    return {"out": str(out), "images": n, "task": task.name, "seconds": round(seconds, 1),
             "images_per_s": round(n / max(seconds, 1e-9), 1)}
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from edgegrade.train.model import EMBRYO_CH, FRAGMENT_CH
+from edgegrade.train.blocks import EMBRYO_CH, FRAGMENT_CH
 
 EPS = 1e-6
 

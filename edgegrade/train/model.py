@@ -2,34 +2,12 @@
 classifier with feature injection of V_reg; regression head GAP(F3) ++ GAP(F4) -> MLP ->
 V_reg (2048) -> sigmoid ratio. Outputs two sigmoid channels, fragment and embryo."""
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edgegrade.train.blocks import ModelConfig, conv_bn_relu
 from edgegrade.train.resnet import ResNet50
-
-FRAGMENT_CH, EMBRYO_CH = 0, 1
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    output_stride: int = 16
-    injection: bool = True
-    attention: bool = True
-    regression_only: bool = False  # the paper's pure-regression baseline (Exp B)
-    num_classes: int = 2
-    width: int = 64  # ResNet stem channels: 64 is the paper's ResNet-50; the heads scale with it
-    arch: str = "attnregdeeplab"  # or "smanet" (segmentation only: no regression head, no ratio)
-
-    def to_dict(self):
-        return asdict(self)
-
-
-def conv_bn_relu(cin, cout, k=1, dilation=1):
-    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=dilation * (k // 2), dilation=dilation, bias=False),
-                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
 class ASPP(nn.Module):
@@ -131,23 +109,3 @@ class AttnRegDeepLab(nn.Module):
     def finetune_parameters(self):
         """Phase 2 trains only the regression head and the final classifier."""
         return list(self.reg_head.parameters()) + list(self.classifier.parameters())
-
-
-def build_model(*, output_stride=16, injection=True, attention=True, regression_only=False,
-                width=64, arch="attnregdeeplab") -> nn.Module:
-    return from_config(ModelConfig(output_stride, injection, attention, regression_only, width=width, arch=arch))
-
-
-def from_config(cfg: ModelConfig) -> nn.Module:
-    if cfg.arch == "smanet":
-        from edgegrade.train.smanet import SMANet
-
-        return SMANet(cfg)
-    return AttnRegDeepLab(cfg)
-
-
-def output_names(cfg: ModelConfig) -> list[str]:
-    """What the deployed network returns: masks and/or the direct ratio."""
-    if cfg.regression_only:
-        return ["ratio"]
-    return ["masks"] if cfg.arch == "smanet" else ["masks", "ratio"]

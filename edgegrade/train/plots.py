@@ -23,8 +23,8 @@ def _plot_keys(ax, rows, keys, title):
     ax.legend()
 
 
-def plot_phase(out: Path, phase: str, records: dict, spec, task: str = "embryo-fragmentation") -> list[Path]:
-    oocytes = task == "oocyte-inclusions"
+def plot_phase(out: Path, phase: str, records: dict, spec, task) -> list[Path]:
+    """task: its record (edgegrade.tasks): which curves, whether ratio plots, class names."""
     pdir = out / "plots"
     pdir.mkdir(exist_ok=True)
     written = []
@@ -32,12 +32,12 @@ def plot_phase(out: Path, phase: str, records: dict, spec, task: str = "embryo-f
         rows = [r for r in csv.DictReader(f) if r["phase"] == phase]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     _plot_keys(axes[0], rows, ("loss", "seg", "reg", "cons"), "training loss")
-    _plot_keys(axes[1], rows, ("dice", "miou", "pixel_acc") if oocytes else
-               ("dice", "mae_direct", "mae_mask", "grade_acc_direct"), "validation")
+    _plot_keys(axes[1], rows, ("dice", "mae_direct", "mae_mask", "grade_acc_direct") if task.graded else
+               ("dice", "miou", "pixel_acc"), "validation")
     written.append(_save(fig, pdir / f"{phase}_curves.png"))
 
     true = np.asarray(records["true"])
-    if true.size and not oocytes:  # an inclusion's share of the ooplasm is no grade
+    if true.size and task.graded:  # an inclusion's share of the ooplasm is no grade
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
         ax = axes[0]
         for key, marker in (("direct", "o"), ("mask", "x")):
@@ -67,11 +67,11 @@ def plot_phase(out: Path, phase: str, records: dict, spec, task: str = "embryo-f
             row[0].imshow(grey, cmap="gray")
             row[0].set_title("input")
             row[1].imshow(masks[1] + masks[0], cmap="viridis", vmin=0, vmax=2)
-            row[1].set_title("truth (ooplasm / inclusion)" if oocytes else "truth (cell / fragment)")
+            row[1].set_title(f"truth ({' / '.join(task.classes)})")
             row[2].imshow(grey, cmap="gray")
             row[2].contour(probs[1] > 0.5, levels=[0.5], colors="cyan", linewidths=0.8)
             row[2].contour(probs[0] > 0.5, levels=[0.5], colors="red", linewidths=0.8)
-            row[2].set_title(f"prediction (red {'inclusions' if oocytes else 'fragments'})")
+            row[2].set_title(f"prediction (red {task.target}s)")
             for ax in row:
                 ax.axis("off")
         written.append(_save(fig, pdir / f"{phase}_samples.png"))

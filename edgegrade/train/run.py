@@ -18,12 +18,14 @@ from edgegrade.augment import AUGMENTS
 from edgegrade.boxes import CACHE_NAME, locate_samples
 from edgegrade.errors import EdgegradeError
 from edgegrade.preprocess import PreprocessSpec
+from edgegrade.tasks import get_task
 from edgegrade.train import checkpoint
 from edgegrade.train.config import RECIPES, Phase, TrainConfig
 from edgegrade.train.data import EmbryoDataset, EpochSampler
 from edgegrade.train.loop import (MetricsLog, check_finite, evaluate, poly_lr, recalibrate_batchnorm, score,
                                   train_one_epoch)
-from edgegrade.train.model import ModelConfig, build_model
+from edgegrade.train.archs import build_model
+from edgegrade.train.blocks import ModelConfig
 from edgegrade.train.resnet import load_torchvision_weights
 
 
@@ -51,14 +53,8 @@ def prepare_data(cfg: TrainConfig, out: Path, is_main: bool) -> Path:
         return Path(cfg.data)
     root = out / "data"
     if is_main and not (root / "labels.csv").exists():
-        if cfg.task == "oocyte-inclusions":
-            from edgegrade.oocytes import write_oocyte_dataset
-
-            write_oocyte_dataset(root, cfg.synth_n, size=cfg.synth_size, seed=cfg.seed)
-        else:
-            from edgegrade.synth import write_dataset
-
-            write_dataset(root, cfg.synth_n, size=cfg.synth_size, seed=cfg.seed, grade_only=cfg.synth_grade_only)
+        get_task(cfg.task).write_synthetic(root, cfg.synth_n, size=cfg.synth_size, seed=cfg.seed,
+                                           grade_only=cfg.synth_grade_only)
     if torch.distributed.is_initialized():
         torch.distributed.barrier()
     return root
@@ -115,6 +111,7 @@ def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, 
     for cfg.patience epochs; -> the best checkpoint."""
     rank, world = dist_info()
     is_main = rank == 0
+    task = get_task(cfg.task)
     pdir = out / phase.name
     last, best = pdir / "last.pt", pdir / "best.pt"
     model = build_phase_model(phase, cfg, out, device)
@@ -173,10 +170,8 @@ def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, 
         if improved or not best.exists():
             checkpoint.save(best, model, **meta, epoch=epoch, metrics=metrics)
         log.write({"phase": phase.name, "epoch": epoch, **losses, **val, "seconds": time.perf_counter() - t0})
-        shown = f"mIoU {val.get('miou', float('nan')):.4f}" if cfg.task == "oocyte-inclusions" else \
-            f"MAE {val.get('mae_direct', float('nan')):.4f}"
-        print(f"[{phase.name}] epoch {epoch}: loss {losses['loss']:.4f}  dice {val.get('dice', float('nan')):.3f}  "
-              f"{shown}  ({losses['images_per_s']:.1f} img/s)" + ("  *best*" if improved else ""))
+        print(f"[{phase.name}] epoch {epoch}: loss {losses['loss']:.4f}  {task.metric_line(val)}  "
+              f"({losses['images_per_s']:.1f} img/s)" + ("  *best*" if improved else ""))
         if world > 1:
             torch.distributed.barrier()
     if is_main:
@@ -240,7 +235,7 @@ def train(cfg: TrainConfig) -> dict:
         if cfg.plots:
             from edgegrade.train.plots import plot_phase
 
-            plot_phase(out, phase.name, records, spec, cfg.task)
+            plot_phase(out, phase.name, records, spec, get_task(cfg.task))
     if world > 1:
         torch.distributed.destroy_process_group()
     return results

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgegrade.train.model import ModelConfig, conv_bn_relu
+from edgegrade.train.blocks import ModelConfig, conv_bn_relu
 from edgegrade.train.resnet import ResNet50
 
 

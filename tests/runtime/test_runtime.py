@@ -12,7 +12,6 @@ import pytest
 pytest.importorskip("onnxruntime")
 
 from edgegrade.errors import EdgegradeError  # noqa: E402
-from edgegrade.localise import parse_roi  # noqa: E402
 from edgegrade.runtime.pipeline import Pipeline  # noqa: E402
 from edgegrade.runtime.smoothing import SceneSmoother  # noqa: E402
 from edgegrade.runtime.sources import Frame, LatestFrame, Source, open_source  # noqa: E402
@@ -63,21 +62,21 @@ _EMBRYO = render_scene(np.random.default_rng(4), 320, 240, fraction=0.5).image
     _EMBRYO, _EMBRYO.astype(np.uint16) * 257, cv2.cvtColor(_EMBRYO, cv2.COLOR_GRAY2BGRA),
     cv2.cvtColor(_EMBRYO, cv2.COLOR_GRAY2BGR)])
 def test_pipeline_takes_grey_16bit_bgra_frames(fp16_bundle, frame):
-    with Pipeline(fp16_bundle) as pipe:
+    with Pipeline(WatchConfig(bundle=fp16_bundle)) as pipe:
         r = pipe.process(Frame(0, time.perf_counter(), frame))
     assert r.roi is not None and r.raw_ratio is not None and 0 <= r.raw_ratio <= 1
 
 
 def test_empty_well_is_no_embryo_without_running_the_models(fp16_bundle):
     empty = render_scene(np.random.default_rng(4), 320, 240, embryo=False).image
-    with Pipeline(fp16_bundle) as pipe:
+    with Pipeline(WatchConfig(bundle=fp16_bundle)) as pipe:
         r = pipe.process(Frame(0, time.perf_counter(), empty))
     assert r.state == "no-embryo" and r.grade is None and r.raw_ratio is None
     assert set(r.timings) == {"localise"} and r.log_record()["roi"] is None
 
 
 def test_fixed_roi_is_what_the_models_see(fp16_bundle):
-    with Pipeline(fp16_bundle, roi=parse_roi("100,60,80,70")) as pipe:
+    with Pipeline(WatchConfig(bundle=fp16_bundle, roi="100,60,80,70")) as pipe:
         r = pipe.process(Frame(0, time.perf_counter(), _EMBRYO))
     assert r.roi == {"x": 100, "y": 60, "w": 80, "h": 70, "confidence": 1.0} and "localise" not in r.timings
     assert all(c[:, 0].min() >= 100 - 25 and c[:, 0].max() <= 180 + 25 for c in r.embryo_contours)

@@ -3,7 +3,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from edgegrade.errors import EdgegradeError  # noqa: E402
-from edgegrade.train.model import InjectedClassifier, build_model  # noqa: E402
+from edgegrade.train.archs import build_model
+from edgegrade.train.model import InjectedClassifier  # noqa: E402
 from edgegrade.train.resnet import ResNet50, load_torchvision_weights  # noqa: E402
 
 

@@ -14,7 +14,7 @@ from edgegrade.grading import CELL, FRAGMENT  # noqa: E402
 from edgegrade.imageio import read_label_map  # noqa: E402
 from edgegrade.oocytes import write_oocyte_dataset  # noqa: E402
 from edgegrade.postprocess import count_instances  # noqa: E402
-from edgegrade.train.model import build_model, output_names  # noqa: E402
+from edgegrade.train.archs import build_model, output_names  # noqa: E402
 from edgegrade.train.resnet import ResNet50  # noqa: E402
 from tests.conftest import tiny_train_config  # noqa: E402
 
@@ -106,7 +106,7 @@ def test_smanet_bundle_counts_inclusions_in_watch_and_grade(oocyte_run, tmp_path
     assert s["frames"] == 4 and all(r["grade"] is None for r in lines)
     assert all(r["state"] in ("analysed", "no-oocyte") for r in lines)
     assert all(set(r["inclusions"]) == {"count", "area_px", "share"} for r in lines if r["state"] == "analysed")
-    rows = grade_stills(bundle, [root / "test" / "images"], tmp_path / "g")
+    rows = grade_stills(WatchConfig(bundle=str(bundle), out=str(tmp_path / "g")), [root / "test" / "images"])
     assert len(rows) == 3 and all("grade" in r for r in rows)
 
 
@@ -116,24 +116,24 @@ def test_inclusions_are_counted_and_measured_in_frame_pixels(oocyte_run, tmp_pat
     import cv2
 
     from edgegrade.preprocess import letterbox
-    from edgegrade.runtime.pipeline import Pipeline
-    from edgegrade.runtime.sources import Frame
+    from edgegrade.runtime.pipeline import contours_on_frame
+    from edgegrade.tasks import get_task
 
     probs = np.zeros((2, 64, 64), np.float32)
     cv2.circle(probs[1], (32, 32), 20, 1.0, -1)
     for x, y in ((25, 25), (40, 30), (30, 42)):
         cv2.rectangle(probs[0], (x, y), (x + 1, y + 1), 1.0, -1)  # 2 x 2 px each
     _, box = letterbox(np.zeros((128, 128), np.uint8), 64)
-    pipe = Pipeline.__new__(Pipeline)
-    pipe.task = "oocyte-inclusions"
-    r = pipe.inclusions(Frame(0, 0.0, np.zeros((128, 128), np.uint8)), probs, box, False, {})
+    task = get_task("oocyte-inclusions")
+    r = task.read(probs, None, box.scale, lambda *a: a, 0.1)
     assert r.state == "analysed" and r.inclusions["count"] == 3
     assert r.inclusions["area_px"] == 3 * 4 * 4
     disc = np.count_nonzero(probs[1] > 0.5)  # the share is of the ooplasm (its convex hull: a little more)
     assert 12 / (disc * 1.03) < r.inclusions["share"] < 12 / disc
-    assert len(r.fragment_contours) == 3 and r.fragment_contours[0].max() > 64  # drawn in frame pixels
-    empty = pipe.inclusions(Frame(1, 0.0, np.zeros((128, 128), np.uint8)), np.zeros_like(probs), box, False, {})
-    assert empty.state == "no-oocyte" and empty.inclusions is None
+    contours = contours_on_frame(r.target, box)
+    assert len(contours) == 3 and contours[0].max() > 64  # drawn in frame pixels
+    empty = task.read(np.zeros_like(probs), None, box.scale, lambda *a: a, 0.1)
+    assert empty.state == "no-oocyte" == task.empty_state and empty.inclusions is None
 
 
 def test_pix2pix_shapes():
@@ -194,8 +194,8 @@ def test_specks_outside_the_oocyte_are_not_inclusions():
     import cv2
 
     from edgegrade.preprocess import letterbox
-    from edgegrade.runtime.pipeline import Pipeline
-    from edgegrade.runtime.sources import Frame
+    from edgegrade.runtime.pipeline import contours_on_frame
+    from edgegrade.tasks import get_task
 
     probs = np.zeros((2, 64, 64), np.float32)
     cv2.circle(probs[1], (32, 32), 20, 1.0, -1)
@@ -203,7 +203,6 @@ def test_specks_outside_the_oocyte_are_not_inclusions():
     cv2.rectangle(probs[0], (2, 2), (4, 4), 1.0, -1)  # dust in the medium
     cv2.rectangle(probs[1], (0, 60), (3, 63), 1.0, -1)  # a stray bit of "ooplasm" elsewhere
     _, box = letterbox(np.zeros((64, 64), np.uint8), 64)
-    pipe = Pipeline.__new__(Pipeline)
-    r = pipe.inclusions(Frame(0, 0.0, np.zeros((64, 64), np.uint8)), probs, box, False, {})
+    r = get_task("oocyte-inclusions").read(probs, None, box.scale, lambda *a: a, 0.1)
     assert r.inclusions["count"] == 1 and r.inclusions["area_px"] == 4
-    assert len(r.embryo_contours) == 1  # the oocyte's outline only
+    assert len(contours_on_frame(r.region, box, largest=True)) == 1  # the oocyte's outline only
