@@ -19,11 +19,11 @@ from edgegrade import datasets
 from edgegrade.augment import AUGMENTS
 from edgegrade.boxes import locate_samples
 from edgegrade.preprocess import PreprocessSpec
+from edgegrade.recipes import MTL
 from edgegrade.synth import write_dataset
-from edgegrade.train.config import MTL
+from edgegrade.train.archs import build_model
 from edgegrade.train.data import EmbryoDataset, EpochSampler
 from edgegrade.train.losses import total_loss
-from edgegrade.train.archs import build_model
 
 p = argparse.ArgumentParser()
 p.add_argument("--size", type=int, default=128)

@@ -65,8 +65,8 @@ for group, prefix, tag, optics in (("synthetic relief 0.08-0.90", "relief", 778,
         add_synthetic(group, f"{prefix}{i}", i, [tag, i], magnification(rng), **optics)
 real = SHARED / "data" / "cleavage-real"
 if real.is_dir():
-    from edgegrade.importers import import_labelme
     from edgegrade.imageio import read_image, read_label_map
+    from edgegrade.importers import import_labelme
 
     tmp = Path(tempfile.mkdtemp())
     import_labelme(real, tmp)

@@ -13,10 +13,10 @@ import time
 
 import torch
 
-from edgegrade.train.config import MTL
-from edgegrade.train.losses import total_loss
-from edgegrade.train.loop import autocast
+from edgegrade.recipes import MTL
 from edgegrade.train.archs import build_model
+from edgegrade.train.loop import autocast
+from edgegrade.train.losses import total_loss
 
 p = argparse.ArgumentParser()
 p.add_argument("--device", default="cpu")

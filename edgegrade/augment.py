@@ -10,7 +10,6 @@ samples whatever the number of loader workers.
 
 from dataclasses import asdict, dataclass
 
-import cv2
 import numpy as np
 
 
@@ -45,6 +44,7 @@ class Augment:
         padding, which the runtime also fills with one grey, stays as it is)."""
         if not self.photometric:
             return rgb
+        import cv2  # here: the CLI reads AUGMENTS for --augment's choices and must start fast
         mean = float(rgb[valid].mean()) / 255 if valid.any() else 0.5
         x = (np.arange(256, dtype=np.float32) / 255) ** np.exp(rng.uniform(-self.gamma, self.gamma))
         x = (x - mean) * (1 + rng.uniform(-self.contrast, self.contrast)) + mean + rng.uniform(-self.brightness, self.brightness)

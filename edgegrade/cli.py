@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 
 from edgegrade import __version__
+from edgegrade.configs import ExportConfig, TrainConfig, WatchConfig, options
 from edgegrade.tasks import DEFAULT as DEFAULT_TASK
-from edgegrade.tasks import get_task, tasks
+from edgegrade.tasks import TASKS, get_task
 
-TASK_NAMES = list(tasks())
+TASK_NAMES = list(TASKS)
 
 
 @click.group()
@@ -109,83 +110,16 @@ def data_import(fmt, src, out, images):
     click.echo(f"imported {n} annotated images into {out}")
 
 
-def training_options(func):
-    """Flags shared by `train` and `ablate` (each overrides a TrainConfig field)."""
-    options = [
-        click.option("--data", type=click.Path(exists=True, file_okay=False), help="Dataset folder; default: fresh synthetic data in OUT/data."),
-        click.option("--task", type=click.Choice(TASK_NAMES), default=DEFAULT_TASK, show_default=True,
-                     help="oocyte-inclusions: Andreini et al.'s inclusion masks (synthetic oocytes by default)."),
-        click.option("--arch", type=click.Choice(["attnregdeeplab", "smanet"]), default="attnregdeeplab",
-                     show_default=True, help="smanet: segmentation only (Bonechi et al.'s SMANet)."),
-        click.option("--test-data", type=click.Path(exists=True, file_okay=False),
-                     help="A fixed test set; --data is then split into train and val only."),
-        click.option("--repeat", default=1, show_default=True,
-                     help="Passes over the (augmented) training split per epoch, for very small datasets."),
-        click.option("--init", type=click.Path(exists=True, dir_okay=False),
-                     help="Start from this checkpoint's weights (fine-tuning; same --arch/--width)."),
-        click.option("--size", default=256, show_default=True, help="Model input side (multiple of 32)."),
-        click.option("--crop", type=click.Choice(["auto", "embryo", "full"]), default="auto", show_default=True,
-                     help="embryo: every image is cut to a square around the localised embryo (stored in the "
-                          "checkpoint, so export and watch crop the same way); full: the whole frame; "
-                          "auto: embryo for embryos, full for oocytes."),
-        click.option("--margin", default=1.5, show_default=True, help="Embryo crop side / the embryo box's longer side."),
-        click.option("--epochs", default=10, show_default=True, help="Epochs per phase (the cap, with --patience)."),
-        click.option("--patience", default=0, show_default=True,
-                     help="Stop a phase after this many epochs without a better validation metric (0: off)."),
-        click.option("--augment", type=click.Choice(["full", "geometric", "off"]), default="full", show_default=True,
-                     help="full: crop jitter, turns, exposure, blur, noise; geometric: jitter and turns only."),
-        click.option("--batch", default=8, show_default=True),
-        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
-        click.option("--lr", type=float, default=0.0,
-                     help="Phase 1 / end-to-end learning rate (default 1e-4, the paper's; 1e-3 for oocytes)."),
-        click.option("--lr-finetune", default=1e-5, show_default=True, help="Phase 2 (frozen backbone) learning rate."),
-        click.option("--precise-bn", default=0, show_default=True,
-                     help="Batches to recompute BatchNorm statistics on before each validation (0: off)."),
-        click.option("--schedule", type=click.Choice(["constant", "poly"]), default="constant", show_default=True,
-                     help="Learning-rate schedule per step (DeepLab's poly decay, power 0.9)."),
-        click.option("--output-stride", type=click.Choice(["auto", "16", "8"]), default="auto", show_default=True,
-                     help="auto: 16 for AttnRegDeepLab, 8 for SMANet."),
-        click.option("--width", type=click.Choice(["64", "32", "16"]), default="64", show_default=True,
-                     help="Backbone stem channels: 64 is the paper's ResNet-50; 32/16 keep the depth at 1/4 or 1/16 "
-                          "of the weights (quick experiments, tests)."),
-        click.option("--amp", type=click.Choice(["auto", "bf16", "fp16", "off"]), default="auto", show_default=True),
-        click.option("--workers", default=2, show_default=True, help="Data loader worker processes."),
-        click.option("--seed", default=0, show_default=True),
-        click.option("--backbone-weights", type=click.Path(exists=True, dir_okay=False),
-                     help="torchvision resnet50 ImageNet state_dict file (nothing is downloaded)."),
-        click.option("--synth-n", default=160, show_default=True, help="Synthetic paired images when --data is absent."),
-        click.option("--synth-grade-only", default=80, show_default=True, help="Synthetic grade-only images."),
-        click.option("--synth-size", default=0, show_default=True,
-                     help="Side of the rendered synthetic images (0: 640 for embryos, a camera frame; --size for oocytes)."),
-        click.option("--max-steps", default=0, show_default=True, help="Cap on steps per epoch (0: all)."),
-        click.option("--no-plots", is_flag=True),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def train_config(no_plots, output_stride, width, **kw):
-    from edgegrade.train.config import TrainConfig
-
-    stride = 0 if output_stride == "auto" else int(output_stride)
-    return TrainConfig(**kw, output_stride=stride, width=int(width), plots=not no_plots)
-
-
 @main.command()
-@training_options
-@click.option("--recipe", type=click.Choice(["auto", "dual", "decoupled", "s1", "mtl", "noinject", "regression",
-                                            "deeplabv3plus", "seg"]), default="auto", show_default=True,
-              help="dual: assistant (S1) + grader (MTL); decoupled: single model; seg: segmentation only. "
-                   "auto: dual, s1 for SMANet, seg for oocytes.")
-@click.option("--out", default="runs/train", show_default=True, type=click.Path(file_okay=False))
+@options(TrainConfig)
+@click.option("--out", default=TrainConfig.out, show_default=True, type=click.Path(file_okay=False))
 @click.option("--resume", is_flag=True, help="Continue a killed run from OUT/<phase>/last.pt.")
 def train(**kw):
     """Train AttnRegDeepLab or SMANet: OUT/assistant.pt + OUT/grader.pt (dual) or OUT/model.pt."""
     from edgegrade.train.run import train as run
 
     task = get_task(kw["task"])
-    results = run(train_config(**kw))
+    results = run(TrainConfig(**kw))
     for role, r in results.items():
         click.echo(f"{role}: {r['file']}  test {task.metric_line(r['test'])}")
 
@@ -252,48 +186,30 @@ def evaluate(ckpt, data, split, json_out, device, batch):
 
 
 @main.command()
-@click.option("--run", "run_dir", type=click.Path(file_okay=False), help="What `edgegrade train --out` wrote.")
-@click.option("--out", type=click.Path(file_okay=False), help="Bundle folder to write.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp16", show_default=True)
-@click.option("--data", type=click.Path(exists=True, file_okay=False), help="Held-out data for the gate (default: the run's val+test split).")
-@click.option("--calib", type=click.Path(exists=True, file_okay=False), help="INT8 calibration images (default: the run's training split).")
-@click.option("--calib-n", default=200, show_default=True)
-@click.option("--calib-method", type=click.Choice(["minmax", "entropy", "percentile"]), default="minmax", show_default=True)
-@click.option("--quantizer", type=click.Choice(["auto", "onnxruntime", "modelopt"]), default="auto", show_default=True)
-@click.option("--int8-activations", type=click.Choice(["s8", "u8"]), default="s8", show_default=True,
-              help="s8: symmetric (TensorRT); u8: asymmetric, faster with ONNX Runtime on x86 CPUs without VNNI.")
-@click.option("--eval-n", default=64, show_default=True, help="Held-out images the gate runs on.")
-@click.option("--static-batch", is_flag=True, help="Fix the ONNX batch dimension to 1.")
-@click.option("--engine", is_flag=True, help="Also build TensorRT engines (needs tensorrt and a GPU).")
+@options(ExportConfig)
 @click.option("--engine-only", "engine_only", type=click.Path(exists=True, file_okay=False),
               help="Build TensorRT engines for an existing BUNDLE on this device.")
-@click.option("--max-batch", default=4, show_default=True)
-@click.option("--workspace-mb", default=2048, show_default=True)
-@click.option("--version-compatible", is_flag=True, help="TensorRT version-compatible engines.")
 @click.option("--tol-dice", type=float, help="Max |dDice| (default fp16 0.002, int8 0.01).")
 @click.option("--tol-mae", type=float, help="Max |dMAE| (default fp16 0.001, int8 0.005).")
 @click.option("--tol-agreement", type=float, help="Min grade agreement (default 0.98).")
-def export(run_dir, out, precision, data, calib, calib_n, calib_method, quantizer, int8_activations, eval_n, static_batch, engine,
-           engine_only, max_batch, workspace_mb, version_compatible, tol_dice, tol_mae, tol_agreement):
+def export(engine_only, tol_dice, tol_mae, tol_agreement, **kw):
     """Export the trained modules to an accuracy-gated bundle (ONNX fp32/fp16/int8, TensorRT)."""
+    cfg = ExportConfig(**kw)
     if engine_only:
         from edgegrade.export.bundle_ops import build_engines
 
-        header = build_engines(engine_only, max_batch, workspace_mb, version_compatible)
+        header = build_engines(engine_only, cfg)
         click.echo(f"engines built in {engine_only}/engines for {header['gpu']} (TensorRT {header['tensorrt']}); "
                    f"run `edgegrade verify {engine_only}` next")
         return
-    if not run_dir or not out:
+    if not cfg.run or not cfg.out:
         raise click.UsageError("--run and --out are required (or --engine-only BUNDLE)")
-    from edgegrade.export.pipeline import ExportConfig, export_bundle
+    from edgegrade.export.pipeline import export_bundle
 
-    tol = {k: v for k, v in (("ddice", tol_dice), ("dmae", tol_mae), ("agreement", tol_agreement)) if v is not None}
-    cfg = ExportConfig(run=run_dir, out=out, precision=precision, data=data, calib=calib, calib_n=calib_n,
-                       calib_method=calib_method, quantizer=quantizer, int8_activations=int8_activations, eval_n=eval_n,
-                       dynamic_batch=not static_batch, engine=engine, max_batch=max_batch,
-                       workspace_mb=workspace_mb, version_compatible=version_compatible, tolerance=tol)
+    cfg.tolerance = {k: v for k, v in (("ddice", tol_dice), ("dmae", tol_mae), ("agreement", tol_agreement))
+                     if v is not None}
     export_bundle(cfg, progress=click.echo)
-    click.echo((Path(out) / "report.md").read_text())
+    click.echo((Path(cfg.out) / "report.md").read_text())
 
 
 @main.command()
@@ -316,26 +232,9 @@ def verify(bundle, data, n, json_out):
 
 
 @main.command()
-@click.option("--bundle", required=True, type=click.Path(file_okay=False), help="What `edgegrade export --out` wrote.")
-@click.option("--source", default="synthetic", show_default=True,
-              help="Camera index, /dev/videoN, video file, rtsp://, csi://N, gst:PIPELINE, image folder, "
-                   "synthetic[-dish|-oocyte][:WxH][@FPS][#N].")
-@click.option("--out", default="runs/watch", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for the log, snapshots and summary.")
-@click.option("--log", type=click.Path(dir_okay=False), help="JSONL log (default OUT/grades.jsonl).")
-@click.option("--headless", is_flag=True, help="No window.")
-@click.option("--max-frames", default=0, show_default=True, help="Stop after N frames (0: until the source ends).")
-@click.option("--backend", type=click.Choice(["auto", "onnxruntime", "tensorrt"]), default="auto", show_default=True)
-@click.option("--provider", type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]), default="auto", show_default=True,
-              help="ONNX Runtime execution provider.")
-@click.option("--video", type=click.Path(dir_okay=False), help="Also write the annotated video (mp4).")
-@click.option("--review-threshold", default=0.10, show_default=True, help="Flag when grader and mask ratios differ by more.")
-@click.option("--smooth", default=15, show_default=True, help="Frames of the same scene the grade is smoothed over.")
-@click.option("--threads", default=0, show_default=True, help="ONNX Runtime threads (0: all cores).")
-@click.option("--roi", help="x,y,w,h: the embryo's box in frame pixels, fixed by hand (default: found and tracked).")
+@options(WatchConfig)
 def watch(**kw):
     """Grade live frames with both modules; window or headless, JSONL log, snapshots."""
-    from edgegrade.runtime.config import WatchConfig
     from edgegrade.runtime.watch import watch as run
 
     s = run(WatchConfig(**kw), echo=click.echo)
@@ -347,19 +246,17 @@ def watch(**kw):
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--bundle", required=True, type=click.Path(file_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False))
-@click.option("--backend", type=click.Choice(["auto", "onnxruntime", "tensorrt"]), default="auto", show_default=True)
-@click.option("--roi", help="x,y,w,h: the embryo's box in frame pixels, fixed by hand (default: found in each image).")
-def grade(paths, bundle, out, backend, roi):
+@options(WatchConfig, only=("bundle", "backend", "provider", "review_threshold", "threads", "roi"))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the CSV, JSON and overlays.")
+def grade(paths, **kw):
     """Grade still images or folders: grades.csv, grades.json and overlay PNGs in OUT."""
-    from edgegrade.runtime.config import WatchConfig
     from edgegrade.runtime.stills import grade_stills
 
-    rows = grade_stills(WatchConfig(bundle=bundle, out=out, backend=backend, roi=roi), paths)
+    cfg = WatchConfig(**kw)
+    rows = grade_stills(cfg, paths)
     for r in rows:
         click.echo(f"{r['image']}: {r.get('summary') or r['state']} {r.get('error') or ''}".rstrip())
-    click.echo(f"wrote {out}/grades.csv")
+    click.echo(f"wrote {cfg.out}/grades.csv")
 
 
 @main.command()
@@ -378,7 +275,6 @@ def bench(bundle, source, frames, runs, threads, json_out):
     result = {"artifacts": bench_bundle(bundle, runs=runs, threads=threads)}
     click.echo(format_table(result["artifacts"]))
     if source:
-        from edgegrade.runtime.config import WatchConfig
         from edgegrade.runtime.watch import watch as run
 
         with tempfile.TemporaryDirectory() as tmp:
@@ -393,7 +289,7 @@ def bench(bundle, source, frames, runs, threads, json_out):
 
 
 @main.command()
-@training_options
+@options(TrainConfig, skip=("recipe",))
 @click.option("--out", default="runs/ablate", show_default=True, type=click.Path(file_okay=False))
 @click.option("--real-n", default=18, show_default=True, help="oocyte-inclusions: real training oocytes when --data is absent.")
 @click.option("--test-n", default=8, show_default=True, help="oocyte-inclusions: real test oocytes when --test-data is absent.")
@@ -406,7 +302,7 @@ def ablate(out, real_n, test_n, gan_n, gan_epochs, gan_width, generator, **kw):
     """The paper's experiments on the data: Exp A-E and Table II for embryos; for
     --task oocyte-inclusions the three schedules of Andreini et al.'s Table 2 (real,
     synthetic, synthetic + real fine-tuning). Writes OUT/table2.md, .csv, .json."""
-    cfg = train_config(**kw, out=out)
+    cfg = TrainConfig(**kw, out=out)
     task = get_task(cfg.task)
     if not task.ablate:
         raise click.UsageError(f"--task {task.name}: no paper table to reproduce")

@@ -11,6 +11,7 @@ Embryo ids come from labels.csv, else from the name with a trailing frame counte
 
 import csv
 import hashlib
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import numpy as np
 
 from edgegrade.errors import DataError, EdgegradeError
 from edgegrade.grading import GRADE_NAMES, fragment_ratio, grade_of, interval, parse_grade
-from edgegrade.imageio import is_image, read_image, read_label_map
+from edgegrade.imageio import atomic_write_bytes, is_image, read_image, read_label_map
 
 SPLITS = ("train", "val", "test")
 _FRAME_SUFFIX = re.compile(r"[_-](run|frame|f|t)\d+$", re.IGNORECASE)
@@ -212,3 +213,40 @@ def run_splits(samples: list[Sample], val: float, test: float, seed: int, test_d
     splits = split_by_embryo(samples, val, 0.0, seed)
     splits["test"] = load(test_data, require_paired=require_paired).samples
     return splits
+
+
+SPLITS_FILE = "splits.json"  # beside a run: which images each split holds
+
+
+def write_splits(run, splits: dict[str, list[Sample]], data, test_data=None) -> None:
+    record = {"data": str(data), "test_data": test_data, "splits": {k: [s.name for s in v] for k, v in splits.items()}}
+    atomic_write_bytes(Path(run) / SPLITS_FILE, json.dumps(record).encode())
+
+
+def splits_of(run) -> dict[str, list[Sample]]:
+    """The splits a training run used, as it recorded them (OUT/splits.json); train, export
+    and evaluate read this one record. A run with no record is split again from its config."""
+    run = Path(run)
+    try:
+        cfg = json.loads((run / "config.json").read_text())
+    except (OSError, ValueError):
+        raise DataError(f"{run}: not a training run (no readable config.json)") from None
+    data, test_data = cfg.get("data") or str(run / "data"), cfg.get("test_data")
+    path = run / SPLITS_FILE
+    if not path.is_file():
+        return run_splits(load(data).samples, cfg["val_fraction"], cfg["test_fraction"], cfg["seed"], test_data)
+    try:
+        stored = json.loads(path.read_text())
+    except ValueError:
+        raise DataError(f"{path}: corrupt split record") from None
+    names = stored.get("splits", stored)  # runs before the record held data paths: names only
+    pools = {"data": {s.name: s for s in load(data).samples}}
+    pools["test"] = {s.name: s for s in load(test_data).samples} if test_data else pools["data"]
+    out = {}
+    for split in SPLITS:
+        pool = pools["test" if split == "test" else "data"]
+        missing = [n for n in names.get(split, []) if n not in pool]
+        if missing:
+            raise DataError(f"{path}: {missing[0]} ({split}) is no longer in {test_data if split == 'test' and test_data else data}")
+        out[split] = [pool[n] for n in names.get(split, [])]
+    return out

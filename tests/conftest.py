@@ -32,7 +32,7 @@ def rng():
 
 
 def tiny_train_config(out, **kw):
-    from edgegrade.train.config import TrainConfig
+    from edgegrade.configs import TrainConfig
 
     # width 16: the same depth and names at 1/16 of ResNet-50's weights (the CI disk is small)
     base = dict(out=str(out), size=64, epochs=1, batch=4, workers=0, synth_n=16, synth_grade_only=4,
@@ -54,7 +54,8 @@ def dual_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def fp16_bundle(dual_run, tmp_path_factory):
     pytest.importorskip("onnxruntime")
-    from edgegrade.export.pipeline import ExportConfig, export_bundle
+    from edgegrade.configs import ExportConfig
+    from edgegrade.export.pipeline import export_bundle
 
     out = tmp_path_factory.mktemp("bundles") / "fp16"
     export_bundle(ExportConfig(run=str(dual_run), out=str(out), precision="fp16", eval_n=8), progress=lambda m: None)

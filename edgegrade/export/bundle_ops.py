@@ -59,7 +59,9 @@ def verify_bundle(bundle, data=None, n: int = 32, tolerance: dict | None = None)
     return {"bundle": str(bundle), "images": len(evalset), "results": results}
 
 
-def build_engines(bundle, max_batch=4, workspace_mb=2048, version_compatible=False) -> dict:
+def build_engines(bundle, cfg) -> dict:
+    """TensorRT engines for every module of an existing bundle (cfg: the ExportConfig's engine
+    settings), recorded in its manifest."""
     from edgegrade.export.engine import build_engine
 
     bundle = Path(bundle)
@@ -70,9 +72,9 @@ def build_engines(bundle, max_batch=4, workspace_mb=2048, version_compatible=Fal
     header = None
     for role, mod in manifest["modules"].items():
         path = bundle / "engines" / f"{role}.{prec}.engine"
-        header = build_engine(bundle / mod["artifacts"][prec]["file"], path, size=size, max_batch=max_batch,
-                              workspace_mb=workspace_mb, timing_cache=bundle / "engines" / "timing.cache",
-                              version_compatible=version_compatible)
+        header = build_engine(bundle / mod["artifacts"][prec]["file"], path, size=size, max_batch=cfg.max_batch,
+                              workspace_mb=cfg.workspace_mb, timing_cache=bundle / "engines" / "timing.cache",
+                              version_compatible=cfg.version_compatible)
         mod["engines"] = {prec: file_entry(bundle, path)}
     manifest["tensorrt"] = header
     write_manifest(bundle, manifest)

@@ -13,8 +13,9 @@ def tensorrt_available() -> bool:
     return importlib.util.find_spec("tensorrt") is not None
 
 
-def build_engine(onnx_path, engine_path, *, size: int, min_batch=1, opt_batch=1, max_batch=4,
-                 workspace_mb=2048, timing_cache=None, version_compatible=False) -> dict:
+def build_engine(onnx_path, engine_path, *, size: int, max_batch: int, workspace_mb: int, timing_cache=None,
+                 version_compatible: bool = False, min_batch: int = 1, opt_batch: int = 1) -> dict:
+    """max_batch, workspace_mb: ExportConfig's (the one place their defaults live)."""
     trt = require("tensorrt", "trt")
     from edgegrade.runtime.trt_backend import gpu_identity, write_engine_file
 

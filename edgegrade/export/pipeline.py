@@ -4,7 +4,7 @@ build_engine -> verify, each a plain function; the bundle is staged and renamed 
 import json
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -12,38 +12,16 @@ import numpy as np
 from edgegrade import __version__, datasets
 from edgegrade.boxes import CACHE_NAME
 from edgegrade.bundle import SCHEMA_VERSION, file_entry, sha256, staged, write_manifest
+from edgegrade.configs import ExportConfig
 from edgegrade.errors import EdgegradeError, GateFailed
 from edgegrade.evalset import load_evalset, load_images
-from edgegrade.export.verify import DEFAULT_TOLERANCE, Tolerance, compare, run_outputs, score
+from edgegrade.export.verify import DEFAULT_TOLERANCE, compare, run_outputs, score
 from edgegrade.grading import grade_table
 from edgegrade.preprocess import PreprocessSpec
 from edgegrade.runtime.backends import OnnxRuntimeBackend
 from edgegrade.tasks import get_task
 
 PRECISIONS = ("fp32", "fp16", "int8")
-
-
-@dataclass
-class ExportConfig:
-    run: str
-    out: str
-    precision: str = "fp16"
-    data: str | None = None  # held-out images for the gate; default: the run's val + test split
-    calib: str | None = None  # calibration images; default: the run's training split
-    calib_n: int = 200
-    calib_method: str = "minmax"
-    quantizer: str = "auto"
-    int8_activations: str = "s8"  # s8: symmetric, TensorRT; u8: faster on ONNX Runtime x86 CPUs
-    eval_n: int = 64
-    dynamic_batch: bool = True
-    engine: bool = False
-    max_batch: int = 4
-    workspace_mb: int = 2048
-    version_compatible: bool = False
-    tolerance: dict = field(default_factory=dict)  # overrides: ddice, dmae, agreement
-
-    def tol(self) -> Tolerance:
-        return Tolerance(**{**asdict(DEFAULT_TOLERANCE[self.precision]), **self.tolerance})
 
 
 def find_modules(run: Path) -> dict[str, Path]:
@@ -61,10 +39,7 @@ def held_out(cfg: ExportConfig, run: Path, spec: PreprocessSpec, train_cfg: dict
     if cfg.data:
         evalset = load_evalset(datasets.load(cfg.data).samples, spec, cfg.eval_n)
     else:
-        root = Path(train_cfg.get("data") or run / "data")
-        ds = datasets.load(root)
-        splits = datasets.run_splits(ds.samples, train_cfg["val_fraction"], train_cfg["test_fraction"],
-                                     train_cfg["seed"], train_cfg.get("test_data"))
+        splits = datasets.splits_of(run)
         evalset = load_evalset(splits["val"] + splits["test"], spec, cfg.eval_n, boxes=run / CACHE_NAME)
         train_split = splits["train"]
     if len(evalset) == 0:

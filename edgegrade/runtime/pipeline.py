@@ -13,12 +13,12 @@ import cv2
 import numpy as np
 
 from edgegrade.bundle import read_manifest
+from edgegrade.configs import WatchConfig
 from edgegrade.errors import EdgegradeError
 from edgegrade.localise import parse_roi
 from edgegrade.postprocess import combine
 from edgegrade.preprocess import Normaliser, PreprocessSpec, preprocess
 from edgegrade.runtime.backends import open_backend
-from edgegrade.runtime.config import WatchConfig
 from edgegrade.runtime.smoothing import SceneSmoother
 from edgegrade.runtime.sources import Frame
 from edgegrade.tasks import get_task

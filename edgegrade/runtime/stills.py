@@ -5,10 +5,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from edgegrade.configs import WatchConfig
 from edgegrade.errors import DataError, EdgegradeError
 from edgegrade.imageio import is_image, read_image, write_image
 from edgegrade.runtime.overlay import draw
-from edgegrade.runtime.config import WatchConfig
 from edgegrade.runtime.pipeline import Pipeline
 from edgegrade.runtime.sinks import ensure_writable
 from edgegrade.runtime.sources import Frame

@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edgegrade.configs import WatchConfig
 from edgegrade.runtime.overlay import draw
-from edgegrade.runtime.config import WatchConfig
 from edgegrade.runtime.pipeline import Pipeline
 from edgegrade.runtime.sinks import JsonlLog, Snapshots, VideoSink, ensure_writable
 from edgegrade.runtime.sources import open_source

@@ -5,6 +5,7 @@ task's name. A new task is one new module here that builds a `Task`, and a line 
 Both tasks share the data agreement: label maps 0 background, 1 region (cell / ooplasm),
 2 target (fragment / inclusion); models output the target and region channels."""
 
+import importlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -56,28 +57,23 @@ class Task:
         return "  ".join(f"{label} {metrics[key]:.4f}" for key, label in self.metrics if key in metrics)
 
 
-def _registry() -> dict:
-    from edgegrade.tasks.embryo import EMBRYO
-    from edgegrade.tasks.oocyte import OOCYTE
-
-    return {t.name: t for t in (EMBRYO, OOCYTE)}
-
-
-TASKS: dict[str, Task] = {}
+# The registry: a name -> "module:RECORD" (imported on first use, so `edgegrade --help` stays
+# light) or a Task itself.
+TASKS: dict[str, "str | Task"] = {
+    "embryo-fragmentation": "edgegrade.tasks.embryo:EMBRYO",
+    "oocyte-inclusions": "edgegrade.tasks.oocyte:OOCYTE",
+}
 DEFAULT = "embryo-fragmentation"
-
-
-def tasks() -> dict[str, Task]:
-    if not TASKS:
-        TASKS.update(_registry())
-    return TASKS
 
 
 def get_task(name: str | None) -> Task:
     """The record for a task name from a config, checkpoint or manifest (None: the default,
     as files made before tasks existed say nothing)."""
-    known = tasks()
     name = name or DEFAULT
-    if name not in known:
-        raise EdgegradeError(f"--task {name}: unknown; choose from {', '.join(known)}")
-    return known[name]
+    if name not in TASKS:
+        raise EdgegradeError(f"--task {name}: unknown; choose from {', '.join(TASKS)}")
+    entry = TASKS[name]
+    if isinstance(entry, str):
+        module, attr = entry.split(":")
+        entry = TASKS[name] = getattr(importlib.import_module(module), attr)
+    return entry

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from edgegrade import datasets
-from edgegrade.train.config import TrainConfig
+from edgegrade.configs import TrainConfig
 from edgegrade.train.run import resolve_device, train
 
 EXPERIMENTS = [  # id, recipe, what the paper calls it, loss setting

@@ -1,28 +1,12 @@
-"""The architectures `--arch` names, one record each: how to build it, whether it has the
-regression head (a ratio output), its default output stride."""
+"""Models built from their config: the architecture record (edgegrade.recipes.ARCHS) names
+the class to build."""
 
-from dataclasses import dataclass
-from typing import Callable
+import importlib
 
 from torch import nn
 
+from edgegrade.recipes import ARCHS
 from edgegrade.train.blocks import ModelConfig
-from edgegrade.train.model import AttnRegDeepLab
-from edgegrade.train.smanet import SMANet
-
-
-@dataclass(frozen=True)
-class Arch:
-    title: str
-    build: Callable[[ModelConfig], nn.Module]
-    regression: bool  # a regression head and a "ratio" output
-    output_stride: int  # default
-
-
-ARCHS = {
-    "attnregdeeplab": Arch("AttnRegDeepLab", AttnRegDeepLab, regression=True, output_stride=16),  # docs/design.md
-    "smanet": Arch("SMANet", SMANet, regression=False, output_stride=8),  # inclusions are 2-7 px
-}
 
 
 def build_model(*, output_stride=16, injection=True, attention=True, regression_only=False,
@@ -31,7 +15,8 @@ def build_model(*, output_stride=16, injection=True, attention=True, regression_
 
 
 def from_config(cfg: ModelConfig) -> nn.Module:
-    return ARCHS[cfg.arch].build(cfg)
+    module, name = ARCHS[cfg.arch].build.split(":")
+    return getattr(importlib.import_module(module), name)(cfg)
 
 
 def output_names(cfg: ModelConfig) -> list[str]:

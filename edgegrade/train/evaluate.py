@@ -1,5 +1,8 @@
 """`edgegrade evaluate`: a checkpoint on a dataset (or one of its embryo-level splits)."""
 
+import json
+from pathlib import Path
+
 import torch
 
 from edgegrade import datasets
@@ -18,14 +21,28 @@ def evaluate_checkpoint(path, data, *, split="all", device="auto", batch=8) -> d
     ds = datasets.load(data)
     samples = ds.samples
     if split != "all":
+        run = recorded_run(path, data)
         tc = state["train_config"]
-        samples = datasets.run_splits(samples, tc["val_fraction"], tc["test_fraction"], tc["seed"],
-                                      tc.get("test_data"))[split]
+        samples = datasets.splits_of(run)[split] if run else datasets.run_splits(
+            samples, tc["val_fraction"], tc["test_fraction"], tc["seed"], tc.get("test_data"))[split]
     spec = PreprocessSpec.from_dict(state["preprocess"])
     rois = locate_samples(samples, spec, progress=False)
     loader = torch.utils.data.DataLoader(EmbryoDataset(samples, rois, spec), batch_size=batch)
     metrics, _ = evaluate(model, loader, dev)
     return {"checkpoint": str(path), "role": state["role"], "data": str(data), "split": split, **metrics}
+
+
+def recorded_run(checkpoint_path, data) -> Path | None:
+    """The run a checkpoint belongs to (OUT/<role>.pt or OUT/<phase>/*.pt) when it trained on
+    `data`: its recorded splits apply; on other data the splits are drawn again."""
+    for run in (Path(checkpoint_path).parent, Path(checkpoint_path).parent.parent):
+        try:
+            cfg = json.loads((run / "config.json").read_text())
+        except (OSError, ValueError):
+            continue
+        trained_on = Path(cfg.get("data") or run / "data")
+        return run if trained_on.resolve() == Path(data).resolve() else None
+    return None
 
 
 def format_metrics(m: dict) -> str:

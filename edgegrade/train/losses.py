@@ -4,11 +4,10 @@ Each term is a per-sample vector averaged over the samples it applies to (masked
 batch can mix paired samples (image + mask) and grade-only samples (image + grade interval).
 """
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
+from edgegrade.recipes import LossWeights
 from edgegrade.train.blocks import EMBRYO_CH, FRAGMENT_CH
 
 EPS = 1e-6
@@ -57,13 +56,6 @@ def soft_mask_ratio(logits):
     """Fragmentation ratio read off the soft mask: sum p_fragment / sum p_embryo."""
     p = torch.sigmoid(logits.float())
     return p[:, FRAGMENT_CH].flatten(1).sum(1) / p[:, EMBRYO_CH].flatten(1).sum(1).clamp_min(1.0)
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    seg: float = 1.0  # alpha
-    reg: float = 1.0  # beta
-    cons: float = 1.0  # gamma
 
 
 def total_loss(out: dict, batch: dict, w: LossWeights) -> tuple[torch.Tensor, dict]:

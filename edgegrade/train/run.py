@@ -16,16 +16,24 @@ import torch
 from edgegrade import datasets
 from edgegrade.augment import AUGMENTS
 from edgegrade.boxes import CACHE_NAME, locate_samples
+from edgegrade.configs import TrainConfig
 from edgegrade.errors import EdgegradeError
 from edgegrade.preprocess import PreprocessSpec
+from edgegrade.recipes import RECIPES, Phase
 from edgegrade.tasks import get_task
 from edgegrade.train import checkpoint
-from edgegrade.train.config import RECIPES, Phase, TrainConfig
-from edgegrade.train.data import EmbryoDataset, EpochSampler
-from edgegrade.train.loop import (MetricsLog, check_finite, evaluate, poly_lr, recalibrate_batchnorm, score,
-                                  train_one_epoch)
 from edgegrade.train.archs import build_model
 from edgegrade.train.blocks import ModelConfig
+from edgegrade.train.data import EmbryoDataset, EpochSampler
+from edgegrade.train.loop import (
+    MetricsLog,
+    check_finite,
+    evaluate,
+    poly_lr,
+    recalibrate_batchnorm,
+    score,
+    train_one_epoch,
+)
 from edgegrade.train.resnet import load_torchvision_weights
 
 
@@ -208,12 +216,13 @@ def train(cfg: TrainConfig) -> dict:
         raise EdgegradeError(f"{data_root}: too few embryos for a train/val split ({len(ds.samples)} images; "
                              "need at least 2 for training and 1 for validation)")
     spec = PreprocessSpec(size=cfg.size, crop=cfg.crop, margin=cfg.margin)
-    splits["test"] = splits["test"] or splits["val"]
     boxes = find_boxes(splits, spec, out / CACHE_NAME, is_main)
-    loaders = {k: make_loader(splits[k], boxes[k], spec, cfg, train=False, device=device) for k in ("val", "test")}
+    test = "test" if splits["test"] else "val"  # a set too small for a test split is tested on val
+    loaders = {"val": make_loader(splits["val"], boxes["val"], spec, cfg, train=False, device=device),
+               "test": make_loader(splits[test], boxes[test], spec, cfg, train=False, device=device)}
     if is_main:
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-        (out / "splits.json").write_text(json.dumps({k: [s.name for s in v] for k, v in splits.items()}))
+        datasets.write_splits(out, splits, data_root, cfg.test_data)
         print(f"data {data_root}: train {len(splits['train'])}, val {len(splits['val'])}, "
               f"test {len(splits['test'])} images on {device}")
     log = MetricsLog(out / "metrics.csv")

@@ -28,3 +28,20 @@ def test_data_check_reports_problems_and_exit_code(synth_dir, tmp_path):
 def test_missing_folder_is_one_line_error(tmp_path):
     r = CliRunner().invoke(main, ["data", "check", str(tmp_path / "nope")])
     assert r.exit_code == 2 and "no images/ folder" in r.output
+
+
+def test_flags_default_to_the_stage_configs():
+    """One source of defaults: each command's flags, given nothing, make the dataclass's own
+    defaults (help text included)."""
+    from dataclasses import fields
+
+    from edgegrade.configs import ExportConfig, TrainConfig, WatchConfig
+
+    for command, cls, extra in (("train", TrainConfig, {}), ("export", ExportConfig, {}),
+                                ("watch", WatchConfig, {"bundle": "b"})):
+        args = ["--bundle", "b"] if extra else []
+        ctx = main.commands[command].make_context(command, args)
+        given = {f.name: ctx.params[f.name] for f in fields(cls) if f.name in ctx.params}
+        assert cls(**{**given, **extra}) == cls(**extra), command
+        assert len(given) >= len([f for f in fields(cls) if f.metadata.get("help")]) - 1
+    assert "Epochs per phase" in main.commands["train"].get_help(main.make_context("edgegrade", ["train"]))

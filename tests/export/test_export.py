@@ -14,7 +14,8 @@ from edgegrade.bundle import read_manifest  # noqa: E402
 from edgegrade.cli import main  # noqa: E402
 from edgegrade.errors import EdgegradeError  # noqa: E402
 from edgegrade.export.onnx_export import export_onnx, fold_batchnorm  # noqa: E402
-from edgegrade.export.pipeline import ExportConfig, export_bundle  # noqa: E402
+from edgegrade.configs import ExportConfig
+from edgegrade.export.pipeline import export_bundle  # noqa: E402
 from edgegrade.train.archs import build_model  # noqa: E402
 
 quiet = dict(progress=lambda m: None)
@@ -91,7 +92,7 @@ def test_failed_gate_exits_nonzero_and_marks_nothing_deployable(dual_run, tmp_pa
                                   "--eval-n", "4", "--tol-agreement", "1.01"])
     assert r.exit_code == 3 and "accuracy gate failed" in r.output
     assert read_manifest(out)["deployable"] is False
-    from edgegrade.runtime.config import WatchConfig
+    from edgegrade.configs import WatchConfig
     from edgegrade.runtime.pipeline import Pipeline
 
     with pytest.raises(EdgegradeError, match="not deployable"):

@@ -9,10 +9,11 @@ trt = pytest.importorskip("tensorrt", reason="TensorRT is not installed here")
 
 def test_engine_build_and_parity_with_onnxruntime(fp16_bundle):
     from edgegrade.bundle import read_manifest
+    from edgegrade.configs import ExportConfig
     from edgegrade.export.bundle_ops import build_engines, verify_bundle
     from edgegrade.runtime.backends import open_backend
 
-    header = build_engines(fp16_bundle, max_batch=2)
+    header = build_engines(fp16_bundle, ExportConfig(max_batch=2))
     assert header["tensorrt"] == trt.__version__ and header["compute_capability"]
     m = read_manifest(fp16_bundle)
     engine = fp16_bundle / m["modules"]["grader"]["engines"]["fp16"]["file"]

@@ -63,7 +63,7 @@ def test_evaluate_split_test_is_the_runs_fixed_test_set(oocyte_run):
 
 def test_fine_tuning_starts_from_the_given_weights(oocyte_run, tmp_path):
     from edgegrade.train import checkpoint
-    from edgegrade.train.config import RECIPES
+    from edgegrade.recipes import RECIPES
     from edgegrade.train.run import build_phase_model
 
     root, _ = oocyte_run
@@ -90,7 +90,8 @@ def test_impossible_combinations_fail_naming_the_flag(kw, match, tmp_path):
 
 def test_smanet_bundle_counts_inclusions_in_watch_and_grade(oocyte_run, tmp_path):
     pytest.importorskip("onnxruntime")
-    from edgegrade.export.pipeline import ExportConfig, export_bundle
+    from edgegrade.configs import ExportConfig
+    from edgegrade.export.pipeline import export_bundle
     from edgegrade.runtime.stills import grade_stills
     from edgegrade.runtime.watch import WatchConfig, watch
 

@@ -61,12 +61,13 @@ TOY = tasks.Task(
 
 
 def test_a_third_task_needs_only_its_record(tmp_path, monkeypatch):
-    from edgegrade.export.pipeline import ExportConfig, export_bundle
-    from edgegrade.runtime.config import WatchConfig
+    from edgegrade.configs import ExportConfig
+    from edgegrade.export.pipeline import export_bundle
+    from edgegrade.configs import WatchConfig
     from edgegrade.runtime.stills import grade_stills
     from edgegrade.train.run import train
 
-    monkeypatch.setitem(tasks.tasks(), TOY.name, TOY)  # the registry line
+    monkeypatch.setitem(tasks.TASKS, TOY.name, TOY)  # the registry line
     results = train(tiny_train_config(tmp_path / "run", task=TOY.name, synth_n=12, synth_grade_only=0))
     assert set(results) == {"model"} and "miou" in results["model"]["test"]
     assert (tmp_path / "run" / "data" / "images" / "toy0.png").is_file()  # its own synthetic data

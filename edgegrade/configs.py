@@ -1,0 +1,185 @@
+"""The typed config of each stage (TrainConfig, ExportConfig, WatchConfig): the one place
+their defaults and help texts live. CLI flags are generated from the fields (`options`), a
+run stores its resolved config in every checkpoint, bundle and summary. Torch-free and light,
+so `edgegrade --help` stays fast."""
+
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+
+import click
+
+from edgegrade.augment import AUGMENTS
+from edgegrade.recipes import ARCHS, RECIPES, SEGMENTATION_ONLY
+from edgegrade.tasks import DEFAULT as DEFAULT_TASK
+from edgegrade.tasks import TASKS, get_task
+
+
+def setting(default=None, help: str = "", *, factory=None, **click_kw):
+    """A config field that is also a CLI flag (when it has help text): its default, its help,
+    and click settings (type, `flag` names such as "--plots/--no-plots", `parse` for the value,
+    `cli_default` where the flag spells the default otherwise, e.g. "auto" for 0)."""
+    meta = {"help": help, **click_kw} if help else {}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def options(cls, *, skip=(), only=None, **defaults):
+    """click.option decorators for the fields of a config dataclass that carry help text, in
+    field order (`only` some of them, or all but `skip`); `defaults` overrides a field's
+    default for one command."""
+    def decorate(func):
+        for f in reversed(fields(cls)):
+            if f.name in skip or (only is not None and f.name not in only) or not f.metadata.get("help"):
+                continue
+            meta = dict(f.metadata)
+            parse = meta.pop("parse", None)
+            flag = meta.pop("flag", "--" + f.name.replace("_", "-"))
+            default = defaults.get(f.name, meta.pop("cli_default", None if f.default is MISSING else f.default))
+            kw = {"default": default, "show_default": default is not None and default is not False, **meta}
+            if isinstance(default, bool) and "/" not in flag:
+                kw["is_flag"] = True
+            if parse is not None:
+                kw["callback"] = lambda ctx, param, value, parse=parse: parse(value)
+            func = click.option(flag, f.name, **kw)(func)
+        return func
+    return decorate
+
+
+def _path(**kw):
+    return click.Path(**kw)
+
+
+@dataclass
+class TrainConfig:
+    data: str | None = setting(None, "Dataset folder; default: fresh synthetic data in OUT/data.",
+                               type=_path(exists=True, file_okay=False))
+    task: str = setting(DEFAULT_TASK, "oocyte-inclusions: Andreini et al.'s inclusion masks (synthetic oocytes by "
+                        "default).", type=click.Choice(list(TASKS)))
+    arch: str = setting("attnregdeeplab", "smanet: segmentation only (Bonechi et al.'s SMANet).",
+                        type=click.Choice(list(ARCHS)))
+    recipe: str = setting("auto", "dual: assistant (S1) + grader (MTL); decoupled: single model; seg: segmentation "
+                          "only. auto: the task's (dual; s1 for SMANet; seg for oocytes).",
+                          type=click.Choice(["auto", *RECIPES]))
+    test_data: str | None = setting(None, "A fixed test set; --data is then split into train and val only.",
+                                    type=_path(exists=True, file_okay=False))
+    repeat: int = setting(1, "Passes over the (augmented) training split per epoch, for very small datasets.",
+                          type=click.IntRange(min=1))
+    init: str | None = setting(None, "Start from this checkpoint's weights (fine-tuning; same --arch/--width).",
+                               type=_path(exists=True, dir_okay=False))
+    out: str = "runs/train"
+    size: int = setting(256, "Model input side (multiple of 32).")
+    crop: str = setting("auto", "embryo: every image is cut to a square around the localised embryo (stored in "
+                        "the checkpoint, so export and watch crop the same way); full: the whole frame; auto: the "
+                        "task's (embryo for embryos, full for oocytes).", type=click.Choice(["auto", "embryo", "full"]))
+    margin: float = setting(1.5, "Embryo crop side / the embryo box's longer side.")
+    epochs: int = setting(10, "Epochs per phase (the cap, with --patience).")
+    patience: int = setting(0, "Stop a phase after this many epochs without a better validation metric (0: off).")
+    augment: str = setting("full", "full: crop jitter, turns, exposure, blur, noise; geometric: jitter and turns "
+                           "only.", type=click.Choice(list(AUGMENTS)))
+    batch: int = setting(8, "Images per training step.")
+    device: str = setting("auto", "auto, cpu, cuda or cuda:N.")
+    lr: float = setting(0.0, "Phase 1 / end-to-end learning rate (0: the task's: 1e-4 for embryos, the paper's; "
+                        "1e-3 for oocytes, tiny targets).")
+    lr_finetune: float = setting(1e-5, "Phase 2 (frozen backbone) learning rate (paper IV-A).")
+    weight_decay: float = 1e-4
+    precise_bn: int = setting(0, "Batches to recompute BatchNorm statistics on before each validation (0: off).")
+    schedule: str = setting("constant", "Learning-rate schedule per step (poly: DeepLab's decay, power 0.9).",
+                            type=click.Choice(["constant", "poly"]))
+    output_stride: int = setting(0, "auto: the architecture's (16 for AttnRegDeepLab, 8 for SMANet).",
+                                 type=click.Choice(["auto", "16", "8"]), cli_default="auto",
+                                 parse=lambda v: 0 if v == "auto" else int(v))
+    width: int = setting(64, "Backbone stem channels: 64 is the paper's ResNet-50; 32/16 keep the depth at 1/4 or "
+                         "1/16 of the weights (quick experiments, tests).", type=click.Choice([64, 32, 16]))
+    seed: int = setting(0, "Seeds the data split, synthetic data, initialisation and augmentation.")
+    workers: int = setting(2, "Data loader worker processes.")
+    amp: str = setting("auto", "auto: bf16 on CUDA, off on CPU.", type=click.Choice(["auto", "bf16", "fp16", "off"]))
+    resume: bool = False
+    backbone_weights: str | None = setting(None, "torchvision resnet50 ImageNet state_dict file (nothing is "
+                                           "downloaded).", type=_path(exists=True, dir_okay=False))
+    synth_n: int = setting(160, "Synthetic paired images when --data is absent.")
+    synth_grade_only: int = setting(80, "Synthetic grade-only images.")
+    synth_size: int = setting(0, "Side of the rendered synthetic images (0: the task's: 640 for embryos, a camera "
+                              "frame; --size for oocytes).")
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    max_steps: int = setting(0, "Cap on steps per epoch (0: all).")
+    plots: bool = setting(True, "PNG plots of every phase (curves, ratios, samples).", flag="--plots/--no-plots")
+
+    def to_dict(self):
+        return asdict(self)
+
+    def resolved(self) -> "TrainConfig":
+        """`auto` fields made explicit (what checkpoints store), after checking the combination."""
+        from edgegrade.errors import EdgegradeError
+
+        task = get_task(self.task)
+        arch = ARCHS.get(self.arch)
+        if arch is None:
+            raise EdgegradeError(f"--arch {self.arch}: unknown; choose from {', '.join(ARCHS)}")
+        recipe = self.recipe if self.recipe != "auto" else task.recipes[self.arch]
+        if recipe not in RECIPES:
+            raise EdgegradeError(f"--recipe {recipe}: unknown; choose from {', '.join(RECIPES)}")
+        if (not arch.regression or not task.graded) and recipe not in SEGMENTATION_ONLY:
+            why = f"{arch.title} has no regression head" if not arch.regression else \
+                f"{task.name} has no fragmentation grade"
+            raise EdgegradeError(f"--recipe {recipe}: {why}; use --recipe {' or '.join(SEGMENTATION_ONLY)}")
+        if self.repeat < 1:
+            raise EdgegradeError(f"--repeat {self.repeat}: must be at least 1")
+        if self.augment not in AUGMENTS:
+            raise EdgegradeError(f"--augment {self.augment}: choose from {', '.join(AUGMENTS)}")
+        return replace(self, recipe=recipe, crop=task.crop if self.crop == "auto" else self.crop,
+                       output_stride=self.output_stride or arch.output_stride, lr=self.lr or task.lr,
+                       synth_size=self.synth_size or task.synth_size or self.size)
+
+
+@dataclass
+class ExportConfig:
+    run: str | None = setting(None, "What `edgegrade train --out` wrote.", type=_path(file_okay=False))
+    out: str | None = setting(None, "Bundle folder to write.", type=_path(file_okay=False))
+    precision: str = setting("fp16", "Precision of the deployed artifacts.", type=click.Choice(["fp32", "fp16", "int8"]))
+    data: str | None = setting(None, "Held-out data for the gate (default: the run's val+test split).",
+                               type=_path(exists=True, file_okay=False))
+    calib: str | None = setting(None, "INT8 calibration images (default: the run's training split).",
+                                type=_path(exists=True, file_okay=False))
+    calib_n: int = setting(200, "INT8 calibration images used.")
+    calib_method: str = setting("minmax", "INT8 calibration method.",
+                                type=click.Choice(["minmax", "entropy", "percentile"]))
+    quantizer: str = setting("auto", "INT8 quantizer (auto: NVIDIA ModelOpt when installed).",
+                             type=click.Choice(["auto", "onnxruntime", "modelopt"]))
+    int8_activations: str = setting("s8", "s8: symmetric (TensorRT); u8: asymmetric, faster with ONNX Runtime on "
+                                    "x86 CPUs without VNNI.", type=click.Choice(["s8", "u8"]))
+    eval_n: int = setting(64, "Held-out images the gate runs on.")
+    dynamic_batch: bool = setting(True, "--static-batch fixes the ONNX batch dimension to 1.",
+                                  flag="--dynamic-batch/--static-batch")
+    engine: bool = setting(False, "Also build TensorRT engines (needs tensorrt and a GPU).")
+    max_batch: int = setting(4, "TensorRT engines: largest batch of the optimisation profile.")
+    workspace_mb: int = setting(2048, "TensorRT engines: builder workspace limit (MiB).")
+    version_compatible: bool = setting(False, "TensorRT version-compatible engines.")
+    tolerance: dict = field(default_factory=dict)  # overrides: ddice, dmae, agreement (--tol-* flags)
+
+    def tol(self):
+        from edgegrade.export.verify import DEFAULT_TOLERANCE, Tolerance
+
+        return Tolerance(**{**asdict(DEFAULT_TOLERANCE[self.precision]), **self.tolerance})
+
+
+@dataclass
+class WatchConfig:
+    bundle: str = setting(None, "What `edgegrade export --out` wrote.", type=_path(file_okay=False), required=True)
+    source: str = setting("synthetic", "Camera index, /dev/videoN, video file, rtsp://, csi://N, gst:PIPELINE, image "
+                          "folder, synthetic[-dish|-oocyte][:WxH][@FPS][#N].")
+    out: str = setting("runs/watch", "Folder for the log, snapshots and summary.", type=_path(file_okay=False))
+    log: str | None = setting(None, "JSONL log (default OUT/grades.jsonl).", type=_path(dir_okay=False))
+    headless: bool = setting(False, "No window.")
+    max_frames: int = setting(0, "Stop after N frames (0: until the source ends).")
+    backend: str = setting("auto", "Inference backend (auto: TensorRT engines where the bundle has them and "
+                           "tensorrt imports, else ONNX Runtime).", type=click.Choice(["auto", "onnxruntime", "tensorrt"]))
+    provider: str = setting("auto", "ONNX Runtime execution provider.", type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]))
+    video: str | None = setting(None, "Also write the annotated video (mp4).", type=_path(dir_okay=False))
+    snapshot_on_change: bool = True
+    review_threshold: float = setting(0.10, "Flag when grader and mask ratios differ by more.")
+    smooth: int = setting(15, "Frames of the same scene the grade is smoothed over.")
+    threads: int = setting(0, "ONNX Runtime threads (0: all cores).")
+    roi: str | None = setting(None, "x,y,w,h: the embryo's box in frame pixels, fixed by hand (default: found and "
+                              "tracked).")
+    allow_undeployable: bool = False
