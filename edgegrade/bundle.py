@@ -64,22 +64,31 @@ def artifact_entries(manifest: dict):
         yield from module.get("engines", {}).values()
 
 
+class Stage:
+    """A temp folder being filled, and where it will go (`destination`, changeable until the
+    end of the `staged` block)."""
+
+    def __init__(self, folder: Path, destination: Path):
+        self.folder, self.destination = folder, destination
+
+
 @contextmanager
 def staged(out: Path):
-    """Yield a temp folder beside `out`; on success it replaces `out` in one rename, on any
-    failure it is removed, so no half bundle is ever left."""
+    """Yield a Stage: a temp folder beside `out`; on success it replaces its destination (`out`
+    unless changed) in one rename, on any failure it is removed, so no half bundle is ever left."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    stage = Stage(Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-")), out)
     try:
-        yield tmp
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
+        yield stage
+        dest = stage.destination
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+            os.replace(dest, old)
+            os.replace(stage.folder, dest)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, out)
+            os.replace(stage.folder, dest)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(stage.folder, ignore_errors=True)
         raise

@@ -298,7 +298,9 @@ def bench(bundle, source, frames, runs, threads, json_out):
 @click.option("--gan-width", default=32, show_default=True, help="oocyte-inclusions: pix2pix ngf/ndf.")
 @click.option("--generator", type=click.Path(exists=True, dir_okay=False),
               help="oocyte-inclusions: a trained generator file (skips pix2pix training).")
-def ablate(out, real_n, test_n, gan_n, gan_epochs, gan_width, generator, **kw):
+@click.option("--seeds", help="Comma-separated seeds, each a full replicate (its own synthetic data, split and "
+              "initialisation); default: --seed.")
+def ablate(out, real_n, test_n, gan_n, gan_epochs, gan_width, generator, seeds, **kw):
     """The paper's experiments on the data: Exp A-E and Table II for embryos; for
     --task oocyte-inclusions the three schedules of Andreini et al.'s Table 2 (real,
     synthetic, synthetic + real fine-tuning). Writes OUT/table2.md, .csv, .json."""
@@ -308,6 +310,10 @@ def ablate(out, real_n, test_n, gan_n, gan_epochs, gan_width, generator, **kw):
         raise click.UsageError(f"--task {task.name}: no paper table to reproduce")
     module, name = task.ablate.split(":")
     run = getattr(importlib.import_module(module), name)
-    run(cfg, out, real_n=real_n, test_n=test_n, synthetic_n=gan_n, gan_epochs=gan_epochs, gan_width=gan_width,
-        generator=generator)
+    try:
+        seeds = tuple(int(v) for v in seeds.split(",")) if seeds else (cfg.seed,)
+    except ValueError:
+        raise click.BadParameter(f"{seeds!r}: expected comma-separated integers", param_hint="--seeds") from None
+    run(cfg, out, seeds=seeds, real_n=real_n, test_n=test_n, synthetic_n=gan_n, gan_epochs=gan_epochs,
+        gan_width=gan_width, generator=generator)
     click.echo(Path(out, "table2.md").read_text())

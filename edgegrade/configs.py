@@ -123,6 +123,8 @@ class TrainConfig:
             why = f"{arch.title} has no regression head" if not arch.regression else \
                 f"{task.name} has no fragmentation grade"
             raise EdgegradeError(f"--recipe {recipe}: {why}; use --recipe {' or '.join(SEGMENTATION_ONLY)}")
+        if recipe == "phase2" and not self.init:
+            raise EdgegradeError("--recipe phase2: give the S1 model it starts from with --init")
         if self.repeat < 1:
             raise EdgegradeError(f"--repeat {self.repeat}: must be at least 1")
         if self.augment not in AUGMENTS:
@@ -130,6 +132,20 @@ class TrainConfig:
         return replace(self, recipe=recipe, crop=task.crop if self.crop == "auto" else self.crop,
                        output_stride=self.output_stride or arch.output_stride, lr=self.lr or task.lr,
                        synth_size=self.synth_size or task.synth_size or self.size)
+
+
+@dataclass
+class Tolerance:
+    ddice: float
+    dmae: float
+    agreement: float  # minimum share of images graded the same as the reference
+
+
+DEFAULT_TOLERANCE = {
+    "fp32": Tolerance(0.001, 0.0005, 0.98),
+    "fp16": Tolerance(0.002, 0.001, 0.98),
+    "int8": Tolerance(0.01, 0.005, 0.98),
+}
 
 
 @dataclass
@@ -157,9 +173,7 @@ class ExportConfig:
     version_compatible: bool = setting(False, "TensorRT version-compatible engines.")
     tolerance: dict = field(default_factory=dict)  # overrides: ddice, dmae, agreement (--tol-* flags)
 
-    def tol(self):
-        from edgegrade.export.verify import DEFAULT_TOLERANCE, Tolerance
-
+    def tol(self) -> Tolerance:
         return Tolerance(**{**asdict(DEFAULT_TOLERANCE[self.precision]), **self.tolerance})
 
 

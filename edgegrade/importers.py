@@ -1,6 +1,6 @@
 """LabelMe and COCO polygon annotations -> the folder format (images/, masks/, labels.csv).
 
-Cells are painted first (1), fragments over them (2): fragment pixels win, as DESIGN.md says.
+Cells are painted first (1), fragments over them (2): fragment pixels win, as docs/design.md says.
 """
 
 import base64

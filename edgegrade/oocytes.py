@@ -5,7 +5,7 @@ generator.
 An oocyte as a 40x inverted microscope shows it: a round ooplasm, granular, filling most of a
 256 px frame; a thick zona pellucida around it with a perivitelline space in between, wider
 where the first polar body sits; inclusions as small dark refractile spots with a light rim.
-Label maps follow the data agreement (DESIGN.md): 0 background (medium, zona, perivitelline
+Label maps follow the data agreement (docs/design.md): 0 background (medium, zona, perivitelline
 space, polar body), 1 ooplasm ("cell"), 2 inclusion ("fragment"), so every reader, importer
 and loss of the embryo task serves this one unchanged.
 """

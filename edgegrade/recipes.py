@@ -61,6 +61,7 @@ PLAIN_S1 = Phase("deeplabv3plus", "model", LossWeights(1, 0, 1), attention=False
 RECIPES: dict[str, list[Phase]] = {
     "dual": [S1, MTL],  # module A (assistant) + module B (grader)
     "decoupled": [replace(S1, role="s1"), PHASE2],  # the single-model option
+    "phase2": [replace(PHASE2, init_from=None)],  # phase 2 alone, from an S1 model given with --init
     "s1": [Phase("s1", "model", S1.weights)],
     "mtl": [Phase("mtl", "model", MTL.weights, select="mae_direct")],
     "noinject": [NOINJECT],

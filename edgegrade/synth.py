@@ -55,10 +55,43 @@ def _target_ratio(rng, grade: str | None) -> float:
 
 
 def render_embryo(rng: np.random.Generator, size: int = 256, grade: str | None = None) -> Rendered:
+    """One embryo in its well: the steps below draw from `rng` in this order, so a (seed, size)
+    pair always gives the same image and label map."""
     s = float(size)
     yy, xx = _grid(size)
+    img, well = _well(rng, s, xx, yy)
+    zona = _zona(rng, img, well, s, xx, yy)
+    target = _target_ratio(rng, grade)
+    label = np.zeros((size, size), np.uint8)
+    edges = np.zeros((size, size), np.float32)
+    light = np.zeros((size, size), np.float32)  # nuclei and vacuoles: lighter, smooth
+    _blastomeres(rng, label, edges, light, zona, target)
+    _fragments(rng, label, edges, zona, target)
+    label[zona.dist > zona.inner] = 0  # nothing leaks into the zona
+    debris = _debris(rng, s, zona)
+    _texture(rng, img, label, edges, light, debris, s, zona)
+    # Hoffman-like relief: a directional derivative shades every edge light on one side.
+    relief = cv2.Sobel(cv2.GaussianBlur(img, (0, 0), 1.2), cv2.CV_32F, 1, 0, ksize=3)
+    img += relief * rng.uniform(0.06, 0.16)
+    out = np.clip(optics(img, rng, tilt=0.12, blur=1.0, noise=(1.5, 4.0)), 0, 255).astype(np.uint8)
+    _stamp(out, rng, s)
+    ec, zr = zona.centre, zona.radius
+    box = (int(ec[0] - zr), int(ec[1] - zr), int(2 * zr), int(2 * zr))
+    return Rendered(out, label, fragment_ratio(label), target, box)
 
-    # Well: bright rim just inside its edge, dark beyond (the EmbryoScope look).
+
+@dataclass
+class _Zona:
+    centre: tuple
+    radius: float
+    inner: float  # radius inside the zona: where cells and fragments may lie
+    dist: np.ndarray  # distance of every pixel from the centre
+    box: tuple  # slices of the zona's bounding box (with a small margin)
+
+
+def _well(rng, s, xx, yy) -> tuple[np.ndarray, tuple]:
+    """Medium inside a well: bright rim just inside its edge, dark beyond (the EmbryoScope
+    look). -> (image, (well centre, well radius))."""
     wc = (s * rng.uniform(0.3, 0.7), s * rng.uniform(0.35, 0.65))
     wr = s * rng.uniform(0.48, 0.62)
     dw = np.hypot(xx - wc[0], yy - wc[1]) - wr
@@ -66,8 +99,12 @@ def render_embryo(rng: np.random.Generator, size: int = 256, grade: str | None =
     rim = np.exp(-((dw + 0.05 * s) / (0.045 * s)) ** 2) * rng.uniform(70, 100)
     outside = np.clip(dw / (0.04 * s), 0, 1)
     img = medium + rim - outside * (medium - rng.uniform(15, 50))
+    return img, (wc, wr)
 
-    # Embryo: zona pellucida ring, off-centre inside the well.
+
+def _zona(rng, img, well, s, xx, yy) -> _Zona:
+    """The zona pellucida's ring, off-centre inside the well, drawn into img."""
+    wc, wr = well
     zr = s * rng.uniform(0.24, 0.33)
     off = rng.uniform(0, max(0.0, wr - zr - 0.06 * s) * 0.8)
     ang = rng.uniform(0, 2 * np.pi)
@@ -78,14 +115,13 @@ def render_embryo(rng: np.random.Generator, size: int = 256, grade: str | None =
     d = dz[zbox]  # the ring's terms vanish outside the zona's box
     img[zbox] += np.exp(-((d - zr + zt / 2) / (zt / 2)) ** 4) * rng.uniform(-12, 12) \
         - np.exp(-((d - zr) / 1.2) ** 2) * 25 - np.exp(-((d - zr + zt) / 1.2) ** 2) * 15
-    inner = zr - zt
+    return _Zona(ec, zr, zr - zt, dz, zbox)
 
-    target = _target_ratio(rng, grade)
-    label = np.zeros((size, size), np.uint8)
-    edges = np.zeros((size, size), np.float32)
-    light = np.zeros((size, size), np.float32)  # nuclei and vacuoles: lighter, smooth
 
-    # Blastomeres: fewer, smaller cells when the embryo is heavily fragmented.
+def _blastomeres(rng, label, edges, light, zona: _Zona, target: float) -> None:
+    """2-8 overlapping cells, fewer and smaller when the embryo is heavily fragmented, with
+    faint nuclei and the odd vacuole (bright and sharp, and not a fragment)."""
+    ec, inner = zona.centre, zona.inner
     n_cells = int(rng.integers(2, 9))
     cell_r = inner * np.sqrt(0.9 / n_cells) * (1.0 - 0.55 * target) * rng.uniform(0.9, 1.1)
     for _ in range(n_cells):
@@ -97,11 +133,14 @@ def render_embryo(rng: np.random.Generator, size: int = 256, grade: str | None =
         _ellipse(edges, c, axes, a, 1.0, thickness=2)
         if rng.random() < 0.7:  # faint nucleus
             _ellipse(light, _in_disc(rng, c, cell_r * 0.3), (cell_r * 0.22,) * 2, 0, 0.5)
-        if rng.random() < 0.25:  # vacuole: a bright, sharp spot that is not a fragment
+        if rng.random() < 0.25:  # vacuole
             _ellipse(light, _in_disc(rng, c, cell_r * 0.5), (cell_r * rng.uniform(0.08, 0.16),) * 2, 0, 1.0)
 
-    # Fragments until the target ratio is reached, in a few clusters as in real embryos, some
-    # scattered; they may sit over cells (fragments win).
+
+def _fragments(rng, label, edges, zona: _Zona, target: float) -> None:
+    """Fragments until the target ratio is reached, in a few clusters as in real embryos, some
+    scattered; they may sit over cells (fragments win)."""
+    ec, inner = zona.centre, zona.inner
     frag_scale = inner * (0.06 + 0.12 * target)
     clusters = [_in_disc(rng, ec, inner * 0.8) for _ in range(int(rng.integers(1, 5)))]
     for i in range(600):
@@ -115,23 +154,31 @@ def render_embryo(rng: np.random.Generator, size: int = 256, grade: str | None =
         _ellipse(edges, c, axes, a, 0.0)
         _ellipse(edges, c, axes, a, 0.9, thickness=1)
         if i % 4 == 3:
-            inside = label[zbox]  # everything drawn so far lies within the zona's box
+            inside = label[zona.box]  # everything drawn so far lies within the zona's box
             if np.count_nonzero(inside == FRAGMENT) >= target * np.count_nonzero(inside):
                 break
-    label[dz > inner] = 0  # nothing leaks into the zona
 
-    # Cumulus debris outside the zona (label 0): clumps of small granular blobs.
-    debris = np.zeros((size, size), np.float32)
+
+def _debris(rng, s, zona: _Zona) -> np.ndarray:
+    """Cumulus debris outside the zona (label 0): clumps of small granular blobs."""
+    ec, zr = zona.centre, zona.radius
+    debris = np.zeros(zona.dist.shape, np.float32)
     for _ in range(int(rng.integers(0, 4))):
         dc = _in_disc(rng, ec, zr * 1.9)
         if np.hypot(dc[0] - ec[0], dc[1] - ec[1]) < zr * 1.15:
             continue
         for _ in range(int(rng.integers(4, 12))):
             _ellipse(debris, _in_disc(rng, dc, 0.05 * s), (rng.uniform(0.006, 0.02) * s,) * 2, 0, 1.0)
+    return debris
 
-    # Texture: granular cytoplasm from one noise field; fragments are finer and brighter.
+
+def _texture(rng, img, label, edges, light, debris, s, zona: _Zona) -> None:
+    """Granular cytoplasm from one noise field (fragments finer and brighter), a patchy
+    cumulus halo outside the zona, the drawn outlines, nuclei and vacuoles."""
+    size = label.shape[0]
+    yy, xx = _grid(size)
+    ec, zr, dz = zona.centre, zona.radius, zona.dist
     grain = cv2.GaussianBlur(rng.standard_normal((size, size), dtype=np.float32), (0, 0), 0.8)
-    # Cumulus remnants: a grainy, patchy halo just outside the zona (label 0).
     reach = zr * rng.uniform(1.1, 1.3)
     lobes, phase = rng.integers(1, 4), rng.uniform(0, 6.3)
     y0, y1 = max(0, int(ec[1] - reach)), min(size, int(ec[1] + reach) + 1)  # only near the zona
@@ -148,14 +195,6 @@ def render_embryo(rng: np.random.Generator, size: int = 256, grade: str | None =
     img += light * 22
     img -= cv2.GaussianBlur(edges, (0, 0), 0.7) * rng.uniform(45, 70)
     img += np.where(dz < zr, grain * 7, grain * 2)  # grainy perivitelline space, faint medium
-
-    # Hoffman-like relief: a directional derivative shades every edge light on one side.
-    relief = cv2.Sobel(cv2.GaussianBlur(img, (0, 0), 1.2), cv2.CV_32F, 1, 0, ksize=3)
-    img += relief * rng.uniform(0.06, 0.16)
-    out = np.clip(optics(img, rng, tilt=0.12, blur=1.0, noise=(1.5, 4.0)), 0, 255).astype(np.uint8)
-    _stamp(out, rng, s)
-    box = (int(ec[0] - zr), int(ec[1] - zr), int(2 * zr), int(2 * zr))
-    return Rendered(out, label, fragment_ratio(label), target, box)
 
 
 def optics(img: np.ndarray, rng: np.random.Generator, tilt: float, blur: float, noise: tuple) -> np.ndarray:

@@ -8,9 +8,10 @@ import numpy as np
 
 from edgegrade import datasets
 from edgegrade.bundle import file_entry, read_manifest, write_manifest
+from edgegrade.configs import DEFAULT_TOLERANCE, Tolerance
 from edgegrade.errors import GateFailed
 from edgegrade.evalset import EvalSet, load_evalset, to_model_space
-from edgegrade.export.verify import DEFAULT_TOLERANCE, Tolerance, compare, run_outputs, score
+from edgegrade.export.verify import gate, run_outputs, score
 from edgegrade.grading import FRAGMENT
 from edgegrade.preprocess import Normaliser, PreprocessSpec
 from edgegrade.runtime.backends import open_backend
@@ -49,9 +50,8 @@ def verify_bundle(bundle, data=None, n: int = 32, tolerance: dict | None = None)
             prec = name.split("-")[0]
             tol = Tolerance(**{**asdict(DEFAULT_TOLERANCE[prec]), **(tolerance or {})})
             with open_backend(bundle / rel) as backend:
-                got, ms = run_outputs(backend, evalset.inputs, batch=1 if name.endswith("engine") else 8)
-            res = compare(role, ref, ref_score, got, score(got, evalset), tol)
-            results[f"{role}/{name}"] = {**res, "ms_per_image": ms}
+                results[f"{role}/{name}"] = gate(role, ref, backend, evalset, tol, ref_score,
+                                                 batch=1 if name.endswith("engine") else 8)
     failed = [k for k, r in results.items() if not r["passed"]]
     if failed:
         raise GateFailed(f"{bundle}: gate failed for {', '.join(failed)}: "

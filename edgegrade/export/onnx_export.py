@@ -1,6 +1,7 @@
 """export_onnx: eval mode, BatchNorm folded, opset 17, named I/O, dynamic batch, metadata,
 parity with torch checked right after export."""
 
+import copy
 import json
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def export_onnx(model, path, *, size: int, metadata: dict, dynamic_batch: bool =
     import onnxruntime as ort
 
     path = Path(path)
-    model = fold_batchnorm(model.eval().float().cpu())
+    model = fold_batchnorm(copy.deepcopy(model).eval().float().cpu())  # the caller's model stays as it was
     wrapped = Deployable(model).eval()
     names = output_names(model.cfg)
     x = torch.randn(2 if dynamic_batch else 1, 3, size, size, generator=torch.Generator().manual_seed(0))
@@ -78,3 +79,13 @@ def export_onnx(model, path, *, size: int, metadata: dict, dynamic_batch: bool =
     if worst > parity_atol:
         raise EdgegradeError(f"{path.name}: ONNX Runtime differs from torch by {worst:.2e} (> {parity_atol}) right after export")
     return parity
+
+
+@torch.no_grad()
+def reference_outputs(model, inputs: np.ndarray, batch: int = 8) -> dict[str, np.ndarray]:
+    """The torch fp32 model's deployed outputs (probabilities, ratio) on N x 3 x S x S inputs:
+    the reference every artifact is gated and benchmarked against."""
+    wrapped = Deployable(model.eval().float().cpu()).eval()
+    names = output_names(model.cfg)
+    chunks = [wrapped(torch.from_numpy(inputs[i:i + batch])) for i in range(0, len(inputs), batch)]
+    return {n: np.concatenate([c[k].numpy() for c in chunks]) for k, n in enumerate(names)}

@@ -7,15 +7,14 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-
 from edgegrade import __version__, datasets
 from edgegrade.boxes import CACHE_NAME
-from edgegrade.bundle import SCHEMA_VERSION, file_entry, sha256, staged, write_manifest
-from edgegrade.configs import ExportConfig
+from edgegrade.bundle import SCHEMA_VERSION, file_entry, read_manifest, sha256, staged, write_manifest
+from edgegrade.configs import DEFAULT_TOLERANCE, ExportConfig
 from edgegrade.errors import EdgegradeError, GateFailed
 from edgegrade.evalset import load_evalset, load_images
-from edgegrade.export.verify import DEFAULT_TOLERANCE, compare, run_outputs, score
+from edgegrade.export.report import write_markdown
+from edgegrade.export.verify import gate, score
 from edgegrade.grading import grade_table
 from edgegrade.preprocess import PreprocessSpec
 from edgegrade.runtime.backends import OnnxRuntimeBackend
@@ -54,12 +53,10 @@ def held_out(cfg: ExportConfig, run: Path, spec: PreprocessSpec, train_cfg: dict
 
 
 def export_bundle(cfg: ExportConfig, progress=print) -> dict:
-    import torch
-
-    from edgegrade.export.engine import build_engine, tensorrt_available
-    from edgegrade.export.onnx_export import Deployable, export_onnx
+    """Export every module of the run, gate each artifact, write the bundle (staged and renamed).
+    A bundle that fails its gate never replaces a deployable one at --out: it goes to
+    OUT.failed and GateFailed names it."""
     from edgegrade.train import checkpoint
-    from edgegrade.train.archs import output_names
 
     if cfg.precision not in PRECISIONS:
         raise EdgegradeError(f"--precision {cfg.precision}: choose from {', '.join(PRECISIONS)}")
@@ -73,86 +70,105 @@ def export_bundle(cfg: ExportConfig, progress=print) -> dict:
     evalset, calib = held_out(cfg, run, spec, first["train_config"])
     if cfg.precision == "int8" and (calib is None or len(calib) == 0):
         raise EdgegradeError("--calib: no calibration images found")
-    tol = cfg.tol()
     report = {"precision": cfg.precision, "eval_images": len(evalset), "modules": {}}
-    manifest_modules = {}
-    with staged(Path(cfg.out)) as tmp:
+    entries = {}
+    with staged(Path(cfg.out)) as stage:
+        tmp = stage.folder
         for role, state in states.items():
-            progress(f"[{role}] exporting ONNX")
-            model = checkpoint.model_from(state)
-            meta = {"edgegrade_version": __version__, "role": role, "preprocess": spec.to_dict(),
-                    "task": get_task(state["train_config"].get("task")).name,
-                    "grade_table": grade_table(), "model_config": state["model_config"]}
-            fp32 = tmp / f"{role}.fp32.onnx"
-            parity = export_onnx(model, fp32, size=spec.size, metadata=meta, dynamic_batch=cfg.dynamic_batch)
-            with torch.no_grad():  # the torch fp32 reference on the held-out images
-                ref_model = Deployable(checkpoint.model_from(state)).eval()
-                names = output_names(model.cfg)
-                ref = {n: [] for n in names}
-                for i in range(0, len(evalset), 8):
-                    for n, t in zip(names, ref_model(torch.from_numpy(evalset.inputs[i:i + 8]))):
-                        ref[n].append(t.numpy())
-                ref = {n: np.concatenate(v) for n, v in ref.items()}
-            ref_score = score(ref, evalset)
-            artifacts = {"fp32": fp32}
-            mod_report = {"source": str(modules[role]), "onnx_parity": parity, "reference": _public(ref_score),
-                          "artifacts": {}}
-            if cfg.precision == "fp16":
-                from edgegrade.export.fp16 import to_fp16
-
-                progress(f"[{role}] converting to FP16")
-                artifacts["fp16"] = to_fp16(fp32, tmp / f"{role}.fp16.onnx")
-            gate = {}
-            for prec, path in list(artifacts.items()):
-                gate[prec] = _gate(role, path, ref, ref_score, evalset, DEFAULT_TOLERANCE["fp32"] if prec == "fp32" else tol)
-            if cfg.precision == "int8":
-                artifacts["int8"], gate["int8"], mod_report["quantization"] = _int8_with_fallback(
-                    role, fp32, tmp / f"{role}.int8.onnx", calib, cfg, ref, ref_score, evalset, tol, progress)
-            mod_report["artifacts"] = gate
-            engines = {}
-            if cfg.engine:
-                if not tensorrt_available():
-                    raise EdgegradeError("--engine: tensorrt is not importable here; export without --engine "
-                                         "and run `edgegrade export --engine-only BUNDLE` on the target")
-                progress(f"[{role}] building TensorRT engine")
-                (tmp / "engines").mkdir(exist_ok=True)
-                epath = tmp / "engines" / f"{role}.{cfg.precision}.engine"
-                mod_report["engine"] = build_engine(artifacts[cfg.precision], epath, size=spec.size,
-                                                    max_batch=cfg.max_batch, workspace_mb=cfg.workspace_mb,
-                                                    timing_cache=Path(cfg.out).parent / "timing.cache",
-                                                    version_compatible=cfg.version_compatible)
-                engines[cfg.precision] = epath
-            report["modules"][role] = mod_report
-            manifest_modules[role] = {
-                "role": role, "source_checkpoint": str(modules[role].resolve()), "source_sha256": sha256(modules[role]),
-                "model_config": state["model_config"], "outputs": names, "input": "image",
-                "artifacts": {p: {**file_entry(tmp, f), "precision": p} for p, f in artifacts.items()},
-                "engines": {p: file_entry(tmp, f) for p, f in engines.items()},
-            }
-        passed = all(g["passed"] for m in report["modules"].values() for g in m["artifacts"].values())
-        report["passed"] = passed
-        manifest = {
-            "schema_version": SCHEMA_VERSION, "edgegrade_version": __version__,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "host": platform.node(),
-            "kind": "dual" if len(modules) == 2 else "single", "precision": cfg.precision,
-            "deployable": passed, "preprocess": spec.to_dict(), "grade_table": grade_table(),
-            "task": get_task(first["train_config"].get("task")).name,
-            "modules": manifest_modules, "export_config": asdict(cfg),
-            "accuracy": {r: {p: {k: g.get(k) for k in ("passed", "dice", "mae", "ddice", "dmae", "grade_agreement", "borderline")}
-                             for p, g in m["artifacts"].items()} for r, m in report["modules"].items()},
-            "tensorrt": next((m["engine"] for m in report["modules"].values() if "engine" in m), None)
-            or {"note": "no engines in this bundle; build them on the target with `edgegrade export --engine-only BUNDLE`"},
-        }
+            entries[role], report["modules"][role] = export_module(role, state, modules[role], spec, cfg, tmp,
+                                                                   evalset, calib, progress)
+        report["passed"] = all(g["passed"] for m in report["modules"].values() for g in m["artifacts"].values())
+        manifest = build_manifest(cfg, spec, get_task(first["train_config"].get("task")), entries, report)
         write_manifest(tmp, manifest)
         (tmp / "report.json").write_text(json.dumps(report, indent=2))
-        from edgegrade.export.report import write_markdown
-
         write_markdown(tmp / "report.md", manifest, report, tmp)
-    if not passed:
+        if not report["passed"] and is_deployable(Path(cfg.out)):
+            stage.destination = Path(f"{cfg.out}.failed")  # the good bundle stays where it is
+    if not report["passed"]:
         fails = [f"{r}/{p}: {', '.join(g['failures'])}" for r, m in report["modules"].items()
                  for p, g in m["artifacts"].items() if not g["passed"]]
-        raise GateFailed(f"accuracy gate failed, bundle {cfg.out} marked not deployable: {'; '.join(fails)}")
+        where = f"written to {stage.destination} (the deployable bundle at {cfg.out} is kept)" \
+            if stage.destination != Path(cfg.out) else f"bundle {cfg.out} marked not deployable"
+        raise GateFailed(f"accuracy gate failed, {where}: {'; '.join(fails)}")
     return report
+
+
+def is_deployable(bundle: Path) -> bool:
+    try:
+        return bool(read_manifest(bundle, check_hashes=False).get("deployable"))
+    except EdgegradeError:
+        return False
+
+
+def export_module(role, state, source: Path, spec, cfg: ExportConfig, tmp: Path, evalset, calib, progress):
+    """One module: ONNX (parity-checked), the torch reference on the held-out images, the
+    precision's artifact, each gated; engines when asked. -> (manifest entry, report)."""
+    from edgegrade.export.onnx_export import export_onnx, reference_outputs
+    from edgegrade.train import checkpoint
+    from edgegrade.train.archs import output_names
+
+    progress(f"[{role}] exporting ONNX")
+    model = checkpoint.model_from(state)
+    meta = {"edgegrade_version": __version__, "role": role, "preprocess": spec.to_dict(),
+            "task": get_task(state["train_config"].get("task")).name, "grade_table": grade_table(),
+            "model_config": state["model_config"]}
+    fp32 = tmp / f"{role}.fp32.onnx"
+    parity = export_onnx(model, fp32, size=spec.size, metadata=meta, dynamic_batch=cfg.dynamic_batch)
+    ref = reference_outputs(model, evalset.inputs)
+    ref_score = score(ref, evalset)
+    artifacts = {"fp32": fp32}
+    if cfg.precision == "fp16":
+        from edgegrade.export.fp16 import to_fp16
+
+        progress(f"[{role}] converting to FP16")
+        artifacts["fp16"] = to_fp16(fp32, tmp / f"{role}.fp16.onnx")
+    tol = cfg.tol()
+    gates = {p: _gate(role, path, ref, ref_score, evalset, DEFAULT_TOLERANCE["fp32"] if p == "fp32" else tol)
+             for p, path in artifacts.items()}
+    report = {"source": str(source), "onnx_parity": parity, "reference": _public(ref_score), "artifacts": gates}
+    if cfg.precision == "int8":
+        artifacts["int8"], gates["int8"], report["quantization"] = _int8_with_fallback(
+            role, fp32, tmp / f"{role}.int8.onnx", calib, cfg, ref, ref_score, evalset, tol, progress)
+    engines = {}
+    if cfg.engine:
+        report["engine"], engines[cfg.precision] = _engine(role, artifacts[cfg.precision], spec, cfg, tmp, progress)
+    entry = {
+        "role": role, "source_checkpoint": str(source.resolve()), "source_sha256": sha256(source),
+        "model_config": state["model_config"], "outputs": output_names(model.cfg), "input": "image",
+        "artifacts": {p: {**file_entry(tmp, f), "precision": p} for p, f in artifacts.items()},
+        "engines": {p: file_entry(tmp, f) for p, f in engines.items()},
+    }
+    return entry, report
+
+
+def _engine(role, onnx_path, spec, cfg: ExportConfig, tmp: Path, progress):
+    from edgegrade.export.engine import build_engine, tensorrt_available
+
+    if not tensorrt_available():
+        raise EdgegradeError("--engine: tensorrt is not importable here; export without --engine "
+                             "and run `edgegrade export --engine-only BUNDLE` on the target")
+    progress(f"[{role}] building TensorRT engine")
+    (tmp / "engines").mkdir(exist_ok=True)
+    path = tmp / "engines" / f"{role}.{cfg.precision}.engine"
+    header = build_engine(onnx_path, path, size=spec.size, max_batch=cfg.max_batch, workspace_mb=cfg.workspace_mb,
+                          timing_cache=Path(cfg.out).parent / "timing.cache", version_compatible=cfg.version_compatible)
+    return header, path
+
+
+def build_manifest(cfg: ExportConfig, spec, task, entries: dict, report: dict) -> dict:
+    """What the runtime reads: preprocessing, grade table, files with hashes, the gate's verdict."""
+    gate_keys = ("passed", "dice", "mae", "ddice", "dmae", "grade_agreement", "borderline")
+    return {
+        "schema_version": SCHEMA_VERSION, "edgegrade_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "host": platform.node(),
+        "kind": "dual" if len(entries) == 2 else "single", "precision": cfg.precision,
+        "deployable": report["passed"], "preprocess": spec.to_dict(), "grade_table": grade_table(),
+        "task": task.name, "modules": entries, "export_config": asdict(cfg),
+        "accuracy": {r: {p: {k: g.get(k) for k in gate_keys} for p, g in m["artifacts"].items()}
+                     for r, m in report["modules"].items()},
+        "tensorrt": next((m["engine"] for m in report["modules"].values() if "engine" in m), None)
+        or {"note": "no engines in this bundle; build them on the target with `edgegrade export --engine-only BUNDLE`"},
+    }
 
 
 def _public(s: dict) -> dict:
@@ -160,12 +176,11 @@ def _public(s: dict) -> dict:
 
 
 def _gate(role, path, ref, ref_score, evalset, tol) -> dict:
+    """An ONNX artifact on ONNX Runtime's CPU provider through the one gate."""
     with OnnxRuntimeBackend(path, provider="cpu") as backend:
-        got, ms = run_outputs(backend, evalset.inputs)
-    result = compare(role, ref, ref_score, got, score(got, evalset), tol)
-    result.update(file=Path(path).name, mb=Path(path).stat().st_size / 1e6, ms_per_image_ort_cpu=ms)
+        result = gate(role, ref, backend, evalset, tol, ref_score)
+    result.update(file=Path(path).name, mb=Path(path).stat().st_size / 1e6, ms_per_image_ort_cpu=result["ms_per_image"])
     return result
-
 
 def _int8_with_fallback(role, fp32, dst, calib, cfg, ref, ref_score, evalset, tol, progress):
     """Quantize; if the gate fails, keep the layers that add the most error (measured per

@@ -3,32 +3,20 @@ images, with explicit tolerances per precision. Torch-free, so `edgegrade verify
 the Jetson (there the fp32 ONNX, itself gated against torch at export, is the reference)."""
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 
+from edgegrade.configs import Tolerance
 from edgegrade.grading import grade_index, near_boundary
 from edgegrade.metrics import SegRegMeter
 from edgegrade.postprocess import binarise, count_instances, judged_ratio, mask_ratio
-
-
-@dataclass
-class Tolerance:
-    ddice: float
-    dmae: float
-    agreement: float  # minimum share of images graded the same as the reference
-
 
 # Grade agreement leaves out images whose reference ratio lies this close to a grade boundary:
 # there a drift far inside the dMAE tolerance flips the grade (a quick-start FP16 assistant
 # with a max ratio drift of 2.5e-4 failed on one image of 32 that way); dMAE still gates them.
 BORDER_BAND = 0.005
 
-DEFAULT_TOLERANCE = {
-    "fp32": Tolerance(0.001, 0.0005, 0.98),
-    "fp16": Tolerance(0.002, 0.001, 0.98),
-    "int8": Tolerance(0.01, 0.005, 0.98),
-}
 
 
 def run_outputs(backend, inputs: np.ndarray, batch: int = 8) -> tuple[dict, float]:
@@ -65,6 +53,19 @@ def score(outputs: dict, evalset) -> dict:
     s["grades_mask"] = grade_index(np.asarray(s["ratios_mask"])).tolist()
     s["counts"] = counts
     return s
+
+
+def gate(role: str, reference: dict, backend, evalset, tol: Tolerance, ref_score: dict | None = None,
+         batch: int = 8) -> dict:
+    """The accuracy gate, for export, verify and bench alike: run an artifact (an active
+    backend) on the held-out images and compare it with the reference outputs (torch fp32 at
+    export, the fp32 ONNX on the target). The result carries the artifact's own Dice/MAE and
+    its speed (mean ms/image at this batch)."""
+    got, ms = run_outputs(backend, evalset.inputs, batch)
+    ref_score = ref_score if ref_score is not None else score(reference, evalset)
+    result = compare(role, reference, ref_score, got, score(got, evalset), tol)
+    result["ms_per_image"] = ms
+    return result
 
 
 def compare(role: str, ref: dict, ref_score: dict, got: dict, got_score: dict, tol: Tolerance) -> dict:

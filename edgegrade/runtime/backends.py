@@ -1,35 +1,12 @@
-"""Inference backends behind one small protocol (Polygraphy's runners): activate / infer /
-deactivate, used as context managers, chosen from a dict by file type."""
+"""The inference backends (runtime/backend.py's protocol): ONNX Runtime here, TensorRT in
+trt_backend.py, chosen from a dict by file type."""
 
 from pathlib import Path
 
 import numpy as np
 
 from edgegrade.errors import EdgegradeError, require
-
-
-class Backend:
-    name = "backend"
-
-    def __init__(self, path):
-        self.path = Path(path)
-        self.output_names: list[str] = []
-
-    def activate(self):
-        raise NotImplementedError
-
-    def infer(self, image: np.ndarray) -> dict[str, np.ndarray]:
-        raise NotImplementedError
-
-    def deactivate(self):
-        pass
-
-    def __enter__(self):
-        self.activate()
-        return self
-
-    def __exit__(self, *exc):
-        self.deactivate()
+from edgegrade.runtime.backend import Backend
 
 
 def ort_providers(choice: str = "auto") -> list[str]:

@@ -1,9 +1,12 @@
 """Where results go: a JSONL log flushed and synced per line (a crash or power cut loses at
-most the line being written), snapshots, an optional annotated video."""
+most the line being written); then the sinks, each `write(frame, result, overlay)` and
+`close()`: snapshots on a change of result, an annotated video, a window."""
 
 import json
 import os
+import sys
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -54,6 +57,13 @@ class JsonlLog:
         self.f.flush()
         self.dirty.set()
 
+    def write_result(self, result, captured: float) -> float:
+        """Log one result with its latency from capture; -> that latency (ms)."""
+        record = result.log_record()
+        record["result_latency_ms"] = round(1000 * (time.perf_counter() - captured), 2)
+        self.write(record)
+        return record["result_latency_ms"]
+
     def close(self):
         if self.f.closed:
             return
@@ -78,12 +88,28 @@ class Snapshots:
         self.count += 1
 
 
+class SnapshotOnChange:
+    """Frame and overlay whenever the result changes (grade, count, no embryo); the first too."""
+
+    def __init__(self, snapshots: Snapshots):
+        self.snapshots, self.last = snapshots, None
+
+    def write(self, frame, result, overlay):
+        if result.label != self.last:
+            self.snapshots.save(frame.image, overlay, frame.index,
+                                f"grade{result.grade}" if result.grade else result.label.replace(" ", "-"))
+        self.last = result.label
+
+    def close(self):
+        pass
+
+
 class VideoSink:
     def __init__(self, path, fps: float = 15.0):
         self.path, self.fps, self.writer = Path(path), fps, None
         ensure_writable(self.path.parent)
 
-    def write(self, image):
+    def write_image(self, image):
         if self.writer is None:
             h, w = image.shape[:2]
             self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
@@ -91,6 +117,49 @@ class VideoSink:
                 raise EdgegradeError(f"{self.path}: cannot open a video writer here")
         self.writer.write(image)
 
+    def write(self, frame, result, overlay):
+        self.write_image(overlay)
+
     def close(self):
         if self.writer is not None:
             self.writer.release()
+
+
+class Window:
+    """The overlay in a window (a display and a GUI OpenCV needed): 's' saves a snapshot, 'q'
+    or Esc sets `quit`."""
+
+    NAME = "edgegrade"
+
+    def __init__(self, snapshots: Snapshots):
+        self.snapshots, self.quit, self.shown = snapshots, False, 0
+
+    @classmethod
+    def open(cls, headless: bool, snapshots: Snapshots, warn):
+        """A Window, or None (headless, with a warning saying why when a window was wanted)."""
+        if headless:
+            return None
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("win32", "darwin")):
+            warn("no display found: running headless (results go to the log and snapshots)")
+            return None
+        try:
+            cv2.namedWindow(cls.NAME, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+        except cv2.error:
+            warn("this OpenCV build has no GUI support (opencv-python-headless?): running headless")
+            return None
+        return cls(snapshots)
+
+    def write(self, frame, result, overlay):
+        if self.shown == 0:  # open at the frame's size, up to 1280 px wide
+            scale = min(1.0, 1280 / overlay.shape[1])
+            cv2.resizeWindow(self.NAME, int(overlay.shape[1] * scale), int(overlay.shape[0] * scale))
+        cv2.imshow(self.NAME, overlay)
+        self.shown += 1
+        key = cv2.waitKey(1) & 0xFF
+        if key == ord("s"):
+            self.snapshots.save(frame.image, overlay, frame.index, "key")
+        elif key in (ord("q"), 27):
+            self.quit = True
+
+    def close(self):
+        cv2.destroyWindow(self.NAME)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edgegrade.errors import EdgegradeError, require
-from edgegrade.runtime.backends import Backend
+from edgegrade.runtime.backend import Backend
 
 
 def read_engine_file(path) -> tuple[dict, bytes]:

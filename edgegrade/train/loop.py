@@ -1,4 +1,6 @@
-"""One epoch of training, one pass of evaluation, one phase (epochs + best checkpoint)."""
+"""One epoch of training, one pass of evaluation, and what a phase needs around them: the
+learning-rate schedule, precise BatchNorm, the validation score, the metrics log, the NaN
+check. The phase itself (epochs, best checkpoint) is run.run_phase."""
 
 import csv
 import math

@@ -77,9 +77,9 @@ class ResNet50(nn.Module):
         return stem, f1, f3, self.layer4(f3)
 
 
-def load_torchvision_weights(backbone: ResNet50, path) -> list[str]:
-    """Load a torchvision resnet50 state_dict file (weights only; fc.* is ignored).
-    Returns the names that did not match, so a wrong file fails loudly."""
+def load_torchvision_weights(backbone: ResNet50, path) -> None:
+    """Load a torchvision resnet50 state_dict file (weights only; fc.* is ignored). A file
+    that does not fit (a wrong shape, a missing or unexpected name) fails loudly, naming it."""
     from edgegrade.errors import EdgegradeError
 
     try:
@@ -97,4 +97,3 @@ def load_torchvision_weights(backbone: ResNet50, path) -> list[str]:
     if missing or unexpected:
         raise EdgegradeError(f"{path}: not a torchvision ResNet-50 state_dict "
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-    return []

@@ -1,6 +1,7 @@
 import numpy as np
 
-from edgegrade.export.verify import DEFAULT_TOLERANCE, compare
+from edgegrade.configs import DEFAULT_TOLERANCE
+from edgegrade.export.verify import compare
 from edgegrade.grading import grade_index, near_boundary
 
 

@@ -114,14 +114,25 @@ def test_ddp_two_processes_on_gloo(tmp_path):
 def test_ablate_writes_table_two(tmp_path):
     from edgegrade.train.ablate import ablate
 
-    rows = ablate(tiny_train_config(tmp_path, synth_n=12, synth_grade_only=4, plots=False), tmp_path)
-    assert [r["exp"] for r in rows] == ["A", "B", "E", "C", "D"]
-    by = {r["exp"]: r for r in rows}
+    rows = ablate(tiny_train_config(tmp_path, synth_n=12, synth_grade_only=4, plots=False, synth_size=96), tmp_path,
+                  seeds=(0, 1))
+    exps = ["A", "B", "C", "D", "E", "F"]
+    assert [(r["exp"], r["seed"]) for r in rows] == [(e, s) for s in (0, 1) for e in exps] + [(e, "mean") for e in exps]
+    by = {r["exp"]: r for r in rows if r["seed"] == "mean"}
     assert by["B"]["dice"] is None and by["B"]["mae_direct"] is not None  # regression-only: no mask
     assert by["A"]["mae_direct"] is None and by["A"]["dice"] is not None
+    assert by["C"]["dice_spread"] is not None  # two seeds: a spread
     table = (tmp_path / "table2.md").read_text()
-    assert table.count("\n") == 7 and "| D | Frozen (decoupled)" in table
-    assert (tmp_path / "table2.csv").read_text().startswith("exp,strategy")
+    assert "| D | Frozen (decoupled)" in table and "The paper's findings" in table
+    assert (tmp_path / "table2.csv").read_text().startswith("exp,seed,strategy")
+    # D is phase 2 on A's frozen S1 of the same seed: the backbone is A's
+    a, d = (torch.load(tmp_path / "seed1" / f"exp_{e}" / "model.pt", weights_only=True)["model"]
+            for e in ("A_s1", "D_phase2"))
+    assert torch.equal(a["backbone.layer3.0.conv2.weight"], d["backbone.layer3.0.conv2.weight"])
+    # resumable: a second call reads the finished experiments back
+    again = ablate(tiny_train_config(tmp_path, synth_n=12, synth_grade_only=4, plots=False, synth_size=96), tmp_path,
+                   seeds=(0, 1))
+    assert again == rows
 
 
 def test_poly_schedule_is_a_function_of_the_step():
