@@ -21,29 +21,24 @@ from edgegrade.preprocess import Normaliser, PreprocessSpec, preprocess
 from edgegrade.runtime.backends import open_backend
 from edgegrade.runtime.smoothing import SceneSmoother
 from edgegrade.runtime.sources import Frame
-from edgegrade.tasks import get_task
+from edgegrade.tasks import Reading, get_task
 
 LOG_SCHEMA = 2  # grades.jsonl records; 2: oocyte records keep the ooplasm share in `inclusions` only
 
 
 @dataclass(kw_only=True)
-class Result:
+class Result(Reading):
+    """One frame's result: what the task read off the models (state "graded" or "no-embryo";
+    oocytes "analysed" or "no-oocyte", grade, ratios, review, inclusions) and where it came from."""
+
     index: int
     name: str
-    state: str  # "graded" or "no-embryo"; oocytes: "analysed" or "no-oocyte"
-    grade: str | None = None
-    ratio: float | None = None  # smoothed grader ratio (the one the grade comes from)
-    mask_ratio: float | None = None  # smoothed ratio read off the assistant's mask
-    raw_ratio: float | None = None
-    raw_mask_ratio: float | None = None
-    review: bool = False
     scene_change: bool = False
     fragment_contours: list = field(default_factory=list)  # the task's targets (fragments, inclusions)
     embryo_contours: list = field(default_factory=list)  # its region's outline (embryo, oocyte)
     timings: dict = field(default_factory=dict)  # milliseconds per stage
     captured: float = 0.0
     roi: dict | None = None  # the embryo box the models saw (frame pixels), when cropping
-    inclusions: dict | None = None  # oocytes: count, area_px (frame pixels), share of the ooplasm
     headline: tuple = ("", [], (200, 200, 200))  # the task's heading, detail lines and colour
 
     @property
@@ -161,9 +156,8 @@ class Pipeline:
         reading = self.task.read(product["masks"][0] if "masks" in product else None,
                                  None if ratio is None else float(ratio.reshape(-1)[0]), box.scale,
                                  self.smoother.update, self.cfg.review_threshold)
-        fields = {k: v for k, v in vars(reading).items() if k not in ("target", "region")}
         result = Result(index=frame.index, name=frame.name, scene_change=scene_change, captured=frame.captured,
-                        roi=None if roi is None else roi.to_dict(), **fields,
+                        roi=None if roi is None else roi.to_dict(), **vars(reading),
                         fragment_contours=[] if reading.target is None else contours_on_frame(reading.target, box),
                         embryo_contours=[] if reading.region is None else contours_on_frame(reading.region, box,
                                                                                             largest=True))
