@@ -113,7 +113,6 @@ def data_import(fmt, src, out, images):
 @main.command()
 @options(TrainConfig)
 @click.option("--out", default=TrainConfig.out, show_default=True, type=click.Path(file_okay=False))
-@click.option("--resume", is_flag=True, help="Continue a killed run from OUT/<phase>/last.pt.")
 def train(**kw):
     """Train AttnRegDeepLab or SMANet: OUT/assistant.pt + OUT/grader.pt (dual) or OUT/model.pt."""
     from edgegrade.train.run import train as run
@@ -122,6 +121,29 @@ def train(**kw):
     results = run(TrainConfig(**kw))
     for role, r in results.items():
         click.echo(f"{role}: {r['file']}  test {task.metric_line(r['test'])}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print pretrained.json as it is.")
+def models(as_json):
+    """The pretrained models that ship with edgegrade: files, provenance, measured metrics."""
+    from edgegrade import pretrained
+
+    index = pretrained.index()
+    if as_json:
+        click.echo(json.dumps(index, indent=2))
+        return
+    made = index["made"]
+    for role, m in index["models"].items():
+        t, cfg = m["synthetic_test"], m["model_config"]
+        click.echo(f"{role:9s} {pretrained.FOLDER / m['file']}  {m['bytes'] / 1e6:.1f} MB {m['dtype']}  "
+                   f"sha256 {m['sha256'][:12]}  width {cfg['width']}, {m['preprocess']['size']} px, "
+                   f"{m['preprocess']['crop']} crop")
+        click.echo(f"          on {made['synthetic_test']['n']} fresh synthetic embryos: " + "  ".join(
+            f"{k} {t[k]:.4f}" for k in ("dice", "mae_direct", "mae_mask", "grade_acc_direct", "kappa_direct") if k in t))
+    click.echo(f"made {made['date']} with edgegrade {made['edgegrade_version']}, renderer {made['renderer']}: "
+               f"{made['command'] or 'see README'}")
+    click.echo(index["card"])
 
 
 @main.group()
@@ -242,6 +264,11 @@ def watch(**kw):
     click.echo(f"{s['frames']} frames in {s['seconds']} s ({s['fps']} fps); latency p50 {lat.get('p50')} ms, "
                f"p95 {lat.get('p95')} ms; last: {s['final']}; results {s['grades']}; "
                f"decode errors {s['decode_errors']}; log {s['log']}")
+    if "truth" in s:
+        t = s["truth"]
+        per = ", ".join(f"{g} {100 * v['agreement']:.0f}%" for g, v in t["per_grade"].items())
+        click.echo(f"truth: the grade agrees on {100 * t['agreement']:.1f}% of {t['frames']} frames ({per}); "
+                   f"REVIEW on {100 * t['review']:.1f}%")
 
 
 @main.command()
@@ -289,7 +316,7 @@ def bench(bundle, source, frames, runs, threads, json_out):
 
 
 @main.command()
-@options(TrainConfig, skip=("recipe",))
+@options(TrainConfig, skip=("recipe", "resume", "overwrite"))  # ablate resumes by itself
 @click.option("--out", default="runs/ablate", show_default=True, type=click.Path(file_okay=False))
 @click.option("--real-n", default=18, show_default=True, help="oocyte-inclusions: real training oocytes when --data is absent.")
 @click.option("--test-n", default=8, show_default=True, help="oocyte-inclusions: real test oocytes when --test-data is absent.")

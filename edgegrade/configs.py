@@ -4,6 +4,7 @@ run stores its resolved config in every checkpoint, bundle and summary. Torch-fr
 so `edgegrade --help` stays fast."""
 
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from pathlib import Path
 
 import click
 
@@ -64,8 +65,8 @@ class TrainConfig:
                                     type=_path(exists=True, file_okay=False))
     repeat: int = setting(1, "Passes over the (augmented) training split per epoch, for very small datasets.",
                           type=click.IntRange(min=1))
-    init: str | None = setting(None, "Start from this checkpoint's weights (fine-tuning; same --arch/--width).",
-                               type=_path(exists=True, dir_okay=False))
+    init: str | None = setting(None, "Start from this checkpoint's weights (fine-tuning; same --arch/--width), or "
+                               "'pretrained': the models that ship with edgegrade (`edgegrade models`).")
     out: str = "runs/train"
     size: int = setting(256, "Model input side (multiple of 32).")
     crop: str = setting("auto", "embryo: every image is cut to a square around the localised embryo (stored in "
@@ -78,12 +79,12 @@ class TrainConfig:
                            "only.", type=click.Choice(list(AUGMENTS)))
     batch: int = setting(8, "Images per training step.")
     device: str = setting("auto", "auto, cpu, cuda or cuda:N.")
-    lr: float = setting(0.0, "Phase 1 / end-to-end learning rate (0: the task's: 1e-4 for embryos, the paper's; "
-                        "1e-3 for oocytes, tiny targets).")
+    lr: float = setting(0.0, "Phase 1 / end-to-end learning rate (0: the task's: for embryos 1e-3 from scratch, "
+                        "1e-4, the paper's, from --init or --backbone-weights; 1e-3 for oocytes).")
     lr_finetune: float = setting(1e-5, "Phase 2 (frozen backbone) learning rate (paper IV-A).")
     weight_decay: float = 1e-4
     precise_bn: int = setting(0, "Batches to recompute BatchNorm statistics on before each validation (0: off).")
-    schedule: str = setting("constant", "Learning-rate schedule per step (poly: DeepLab's decay, power 0.9).",
+    schedule: str = setting("poly", "Learning-rate schedule per step (poly: DeepLab's decay, power 0.9).",
                             type=click.Choice(["constant", "poly"]))
     output_stride: int = setting(0, "auto: the architecture's (16 for AttnRegDeepLab, 8 for SMANet).",
                                  type=click.Choice(["auto", "16", "8"]), cli_default="auto",
@@ -93,7 +94,9 @@ class TrainConfig:
     seed: int = setting(0, "Seeds the data split, synthetic data, initialisation and augmentation.")
     workers: int = setting(2, "Data loader worker processes.")
     amp: str = setting("auto", "auto: bf16 on CUDA, off on CPU.", type=click.Choice(["auto", "bf16", "fp16", "off"]))
-    resume: bool = False
+    resume: bool = setting(False, "Continue a killed run from OUT/<phase>/last.pt.")
+    overwrite: bool = setting(False, "Replace the run already in OUT (its modules stay until the new ones are "
+                              "written); without it, or --resume, `train` refuses a folder that holds a run.")
     backbone_weights: str | None = setting(None, "torchvision resnet50 ImageNet state_dict file (nothing is "
                                            "downloaded).", type=_path(exists=True, dir_okay=False))
     synth_n: int = setting(160, "Synthetic paired images when --data is absent.")
@@ -123,14 +126,18 @@ class TrainConfig:
             why = f"{arch.title} has no regression head" if not arch.regression else \
                 f"{task.name} has no fragmentation grade"
             raise EdgegradeError(f"--recipe {recipe}: {why}; use --recipe {' or '.join(SEGMENTATION_ONLY)}")
+        if self.init and self.init != "pretrained" and not Path(self.init).is_file():
+            raise EdgegradeError(f"--init {self.init}: no such checkpoint file (or 'pretrained')")
         if recipe == "phase2" and not self.init:
             raise EdgegradeError("--recipe phase2: give the S1 model it starts from with --init")
+        if self.resume and self.overwrite:
+            raise EdgegradeError("--resume and --overwrite: choose one (continue the run in --out, or replace it)")
         if self.repeat < 1:
             raise EdgegradeError(f"--repeat {self.repeat}: must be at least 1")
         if self.augment not in AUGMENTS:
             raise EdgegradeError(f"--augment {self.augment}: choose from {', '.join(AUGMENTS)}")
         return replace(self, recipe=recipe, crop=task.crop if self.crop == "auto" else self.crop,
-                       output_stride=self.output_stride or arch.output_stride, lr=self.lr or task.lr,
+                       output_stride=self.output_stride or arch.output_stride, lr=self.lr or (task.lr_from_weights if self.init or self.backbone_weights else task.lr),
                        synth_size=self.synth_size or task.synth_size or self.size)
 
 
@@ -150,7 +157,8 @@ DEFAULT_TOLERANCE = {
 
 @dataclass
 class ExportConfig:
-    run: str | None = setting(None, "What `edgegrade train --out` wrote.", type=_path(file_okay=False))
+    run: str | None = setting(None, "What `edgegrade train --out` wrote, or 'pretrained': the models that ship "
+                              "with edgegrade (gated on --data, else on fresh synthetic embryos).")
     out: str | None = setting(None, "Bundle folder to write.", type=_path(file_okay=False))
     precision: str = setting("fp16", "Precision of the deployed artifacts.", type=click.Choice(["fp32", "fp16", "int8"]))
     data: str | None = setting(None, "Held-out data for the gate (default: the run's val+test split).",

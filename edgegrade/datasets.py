@@ -219,7 +219,9 @@ SPLITS_FILE = "splits.json"  # beside a run: which images each split holds
 
 
 def write_splits(run, splits: dict[str, list[Sample]], data, test_data=None) -> None:
-    record = {"data": str(data), "test_data": test_data, "splits": {k: [s.name for s in v] for k, v in splits.items()}}
+    """The record holds absolute data paths: export and evaluate may run from another folder."""
+    record = {"data": str(Path(data).resolve()), "test_data": str(Path(test_data).resolve()) if test_data else None,
+              "splits": {k: [s.name for s in v] for k, v in splits.items()}}
     atomic_write_bytes(Path(run) / SPLITS_FILE, json.dumps(record).encode())
 
 
@@ -240,6 +242,8 @@ def splits_of(run) -> dict[str, list[Sample]]:
     except ValueError:
         raise DataError(f"{path}: corrupt split record") from None
     names = stored.get("splits", stored)  # runs before the record held data paths: names only
+    if "splits" in stored:
+        data, test_data = stored["data"], stored["test_data"]
     pools = {"data": {s.name: s for s in load(data).samples}}
     pools["test"] = {s.name: s for s in load(test_data).samples} if test_data else pools["data"]
     out = {}

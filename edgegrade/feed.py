@@ -1,6 +1,7 @@
 """Synthetic microscope feeds for demos, tests and benchmarks (`--source synthetic...`).
 
-`SyntheticFeed`: one embryo filling the frame (an EmbryoScope-like crop). `SceneFeed`: full
+`SyntheticFeed`: one embryo filling the frame (an EmbryoScope-like crop). `WellsFeed`: embryos
+of known grades one after another (two of each grade by default). `SceneFeed`: full
 dish frames as a user moving the stage sees them: a well with an embryo at one magnification,
 an empty well ('no embryo in view'), another embryo at another magnification, in turn, each
 `block` frames long. `OocyteFeed`: MII oocytes one after another, as an embryologist checks
@@ -11,6 +12,7 @@ cheap warp (stage drift), blur (focus breathing) and noise of it.
 import cv2
 import numpy as np
 
+from edgegrade.grading import grade_of, interval
 from edgegrade.scenes import render_scene
 from edgegrade.synth import render_embryo
 
@@ -18,6 +20,8 @@ from edgegrade.synth import render_embryo
 class _Feed:
     frames: int
     index: int = 0
+    size = (640, 640)  # default frame width, height
+    default_frames = 300
     border = dict(borderMode=cv2.BORDER_CONSTANT, borderValue=20)  # the dark beyond the well
 
     def __iter__(self):
@@ -25,6 +29,10 @@ class _Feed:
 
     def view(self, t: int) -> tuple[np.ndarray, tuple[int, int]]:
         raise NotImplementedError
+
+    def truth(self, t: int) -> dict | None:
+        """What frame t shows, for feeds that know it (see WellsFeed)."""
+        return None
 
     def __next__(self) -> np.ndarray:
         if self.index >= self.frames:
@@ -61,8 +69,46 @@ class SyntheticFeed(_Feed):
         return self.scene.image, self.offset
 
 
+class WellsFeed(_Feed):
+    """Embryos one after another, each for a block of frames, as a user moving between wells
+    sees them: by default two of each grade (A B C D A B C D). Each embryo is drawn for its
+    grade and redrawn until its true ratio lies at least `margin` inside the grade's interval:
+    the feed shows grades, not boundary cases (where both neighbours are defensible). It knows
+    the truth of every frame (`truth`), which `watch` compares with what it graded."""
+
+    border = dict(borderMode=cv2.BORDER_REFLECT)
+    default_frames = 0  # every embryo's block once
+
+    def __init__(self, width: int = 640, height: int = 640, seed: int = 0, frames: int = 0, block: int = 40,
+                 grades: str = "ABCDABCD", margin: float = 0.03):
+        side = min(width, height)
+        self.width, self.height, self.block = width, height, block
+        self.frames = frames or block * len(grades)
+        self.rng = np.random.default_rng(seed + 1)
+        self.embryos = [self._draw(np.random.default_rng([seed, i]), side, g, margin) for i, g in enumerate(grades)]
+        self.offset = ((width - side) // 2, (height - side) // 2)
+
+    @staticmethod
+    def _draw(rng, side, grade, margin):
+        low, high = interval(grade)
+        for _ in range(100):
+            r = render_embryo(rng, side, grade)
+            if low + margin <= r.ratio < high - margin and grade_of(r.ratio) == grade:
+                return r
+        raise ValueError(f"no grade {grade} embryo {margin} inside its interval in 100 draws")
+
+    def truth(self, t: int) -> dict:
+        i = (t // self.block) % len(self.embryos)
+        r = self.embryos[i]
+        return {"embryo": i, "grade": grade_of(r.ratio), "ratio": round(r.ratio, 4)}
+
+    def view(self, t):
+        return self.embryos[(t // self.block) % len(self.embryos)].image, self.offset
+
+
 class SceneFeed(_Feed):
     border = dict(borderMode=cv2.BORDER_REFLECT)  # the frame is the whole view: drift shows more dish
+    size = (1280, 960)
     FRACTIONS = (0.3, None, 0.12, 0.6)  # zona width / frame width per block; None: an empty well
 
     def __init__(self, width: int = 1280, height: int = 960, seed: int = 0, frames: int = 300,
@@ -93,3 +139,6 @@ class OocyteFeed(_Feed):
 
     def view(self, t):
         return self.oocytes[(t // self.block) % len(self.oocytes)].image, self.offset
+
+
+FEEDS = {"": SyntheticFeed, "wells": WellsFeed, "dish": SceneFeed, "oocyte": OocyteFeed}  # --source synthetic[-KIND]

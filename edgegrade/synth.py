@@ -9,6 +9,7 @@ Hoffman-like relief, defocus and noise. Everything is drawn from one seeded gene
 (seed, index) pair always gives the same image.
 """
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,10 @@ import cv2
 import numpy as np
 
 from edgegrade.datasets import write_labels_csv
+
+# Bumped whenever the renderer's images change: figures made on synthetic data name it (README),
+# and a changed renderer means running them again. Datasets record it in DIR/synth.json.
+RENDERER = "embryo-v1"
 from edgegrade.grading import CELL, FRAGMENT, GRADES, fragment_ratio, grade_of
 from edgegrade.imageio import write_image
 
@@ -243,4 +248,6 @@ def write_dataset(out, n: int, size: int = 256, seed: int = 0, grade_only: int =
         else:
             rows.append({"image": f"{name}.png", "grade": grade, "ratio": "", "embryo_id": name})
     write_labels_csv(out, rows)
-    return {"paired": n, "grade_only": grade_only, "grades": counts, "out": str(out)}
+    info = {"paired": n, "grade_only": grade_only, "grades": counts, "out": str(out)}
+    (out / "synth.json").write_text(json.dumps({**info, "renderer": RENDERER, "seed": seed, "size": size}, indent=2))
+    return info

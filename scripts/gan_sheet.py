@@ -10,8 +10,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from contact_sheet import tile
+
 from edgegrade import datasets
 from edgegrade.imageio import read_image, read_label_map
 

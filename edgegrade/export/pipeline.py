@@ -7,12 +7,13 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from edgegrade import __version__, datasets
+from edgegrade import __version__, datasets, pretrained
 from edgegrade.boxes import CACHE_NAME
 from edgegrade.bundle import SCHEMA_VERSION, file_entry, read_manifest, sha256, staged, write_manifest
 from edgegrade.configs import DEFAULT_TOLERANCE, ExportConfig
 from edgegrade.errors import EdgegradeError, GateFailed
 from edgegrade.evalset import load_evalset, load_images
+from edgegrade.export.bundle_ops import synthetic_evalset
 from edgegrade.export.report import write_markdown
 from edgegrade.export.verify import gate, score
 from edgegrade.grading import grade_table
@@ -24,6 +25,10 @@ PRECISIONS = ("fp32", "fp16", "int8")
 
 
 def find_modules(run: Path) -> dict[str, Path]:
+    if str(run) == pretrained.NAME:
+        return pretrained.modules()
+    if not run.is_dir():
+        raise EdgegradeError(f"--run {run}: no such folder (a training run's --out, or 'pretrained')")
     if (run / "model.pt").is_file():
         return {"model": run / "model.pt"}
     if (run / "assistant.pt").is_file() and (run / "grader.pt").is_file():
@@ -37,6 +42,11 @@ def held_out(cfg: ExportConfig, run: Path, spec: PreprocessSpec, train_cfg: dict
     train_split = None
     if cfg.data:
         evalset = load_evalset(datasets.load(cfg.data).samples, spec, cfg.eval_n)
+    elif str(run) == pretrained.NAME:  # no run to hold out from: fresh synthetic images, calibration too
+        task = get_task(train_cfg.get("task"))
+        evalset = synthetic_evalset(spec, task, cfg.eval_n)
+        if cfg.precision == "int8" and not cfg.calib:
+            return evalset, synthetic_evalset(spec, task, cfg.calib_n, seed=54321).inputs
     else:
         splits = datasets.splits_of(run)
         evalset = load_evalset(splits["val"] + splits["test"], spec, cfg.eval_n, boxes=run / CACHE_NAME)

@@ -21,6 +21,7 @@ class Frame:
     captured: float  # time.perf_counter() when the frame was read
     image: np.ndarray
     name: str = ""
+    truth: dict | None = None  # synthetic feeds that know it: {"embryo", "grade", "ratio"}
 
 
 class Source:
@@ -72,22 +73,22 @@ class SyntheticSource(Source):
     """The synthetic microscope feed. With fps > 0 it behaves as a live camera (capture
     thread, newest frame only) so that latency under load can be measured."""
 
-    def __init__(self, width=640, height=640, frames=300, seed=0, fps=0.0, kind=""):
+    def __init__(self, feed, fps=0.0):
         super().__init__()
-        from edgegrade.feed import OocyteFeed, SceneFeed, SyntheticFeed
-
-        feed = {"": SyntheticFeed, "dish": SceneFeed, "oocyte": OocyteFeed}[kind]
-        self.feed = feed(width, height, seed, frames)
+        self.feed = feed
         self.fps = fps
         self.live = fps > 0
 
     def __iter__(self):
+        truth = self.feed.truth
         if not self.live:
             for i, image in enumerate(self.feed):
-                yield Frame(i, time.perf_counter(), image, f"synthetic{i}")
+                yield Frame(i, time.perf_counter(), image, f"synthetic{i}", truth(i))
             return
         grabber = LatestFrame(lambda: next(self.feed, None), self.fps)
-        yield from grabber.frames(self)
+        for frame in grabber.frames(self):  # the grabber counts every frame the feed made
+            frame.truth = truth(frame.index)
+            yield frame
 
 
 class LatestFrame:
@@ -211,18 +212,21 @@ def csi_pipeline(sensor: int, width=1920, height=1080, fps=30) -> str:
 
 def open_source(spec: str) -> Source:
     """`0`, `/dev/video0`, `file.mp4`, `rtsp://...`, `csi://0`, `gst:PIPELINE`, a folder,
-    `synthetic[:WxH][@FPS][#N]` (one embryo filling the frame), `synthetic-dish[...]` (full
-    dish frames: embryos at several magnifications and an empty well, in turn) or
+    `synthetic[:WxH][@FPS][#N]` (one embryo filling the frame), `synthetic-wells[...]` (eight
+    embryos of known grades, two of each, one after another), `synthetic-dish[...]` (full dish
+    frames: embryos at several magnifications and an empty well, in turn) or
     `synthetic-oocyte[...]` (MII oocytes one after another)."""
     spec = str(spec)
     if spec.startswith("synthetic"):
-        m = re.fullmatch(r"synthetic(?:-(dish|oocyte))?(?::(\d+)x(\d+))?(?:@(\d+(?:\.\d+)?))?(?:#(\d+))?", spec)
+        m = re.fullmatch(r"synthetic(?:-(wells|dish|oocyte))?(?::(\d+)x(\d+))?(?:@(\d+(?:\.\d+)?))?(?:#(\d+))?", spec)
         if not m:
-            raise EdgegradeError(f"--source {spec}: expected synthetic[-dish|-oocyte][:WxH][@FPS][#FRAMES]")
-        kind = m.group(1) or ""
-        dish = kind == "dish"
-        w, h = int(m.group(2) or (1280 if dish else 640)), int(m.group(3) or (960 if dish else 640))
-        return SyntheticSource(w, h, frames=int(m.group(5) or 300), fps=float(m.group(4) or 0), kind=kind)
+            raise EdgegradeError(f"--source {spec}: expected synthetic[-wells|-dish|-oocyte][:WxH][@FPS][#FRAMES]")
+        from edgegrade.feed import FEEDS
+
+        feed = FEEDS[m.group(1) or ""]
+        w, h = int(m.group(2) or feed.size[0]), int(m.group(3) or feed.size[1])
+        frames = int(m.group(5) or feed.default_frames)
+        return SyntheticSource(feed(w, h, 0, frames), fps=float(m.group(4) or 0))
     if spec.isdigit():
         return CaptureSource(int(spec), cv2.CAP_V4L2 if Path("/dev/video0").exists() else cv2.CAP_ANY)
     if spec.startswith("/dev/video"):

@@ -53,14 +53,20 @@ class Tally:
     def __init__(self):
         self.frames, self.last, self.start = 0, None, time.perf_counter()
         self.stages, self.results, self.latencies = {}, Counter(), []
+        self.truth = {}  # true grade -> [frames, graded so, flagged for review]
 
     @property
     def fps(self) -> float | None:
         return self.frames / max(1e-9, time.perf_counter() - self.start) if self.frames else None
 
-    def add(self, result, latency_ms: float):
+    def add(self, result, latency_ms: float, truth: dict | None = None):
         for k, v in result.timings.items():
             self.stages.setdefault(k, []).append(v)
+        if truth is not None:  # a synthetic feed that knows each frame's grade
+            counts = self.truth.setdefault(truth["grade"], [0, 0, 0])
+            counts[0] += 1
+            counts[1] += result.grade == truth["grade"]
+            counts[2] += bool(result.review)
         self.latencies.append(latency_ms)
         self.results[result.label] += 1
         self.frames += 1
@@ -75,7 +81,16 @@ class Tally:
             "final_inclusions": last.inclusions if last else None,
             "final": " ".join([last.headline[0]] + last.headline[1][:1]) if last else None,
             "latency_ms": {"result": percentiles(self.latencies), **{k: percentiles(v) for k, v in self.stages.items()}},
+            **({"truth": self.truth_summary()} if self.truth else {}),
         }
+
+    def truth_summary(self) -> dict:
+        """Agreement of the graded frames with the feed's truth, overall and per true grade."""
+        frames = sum(c[0] for c in self.truth.values())
+        return {"frames": frames, "agreement": round(sum(c[1] for c in self.truth.values()) / frames, 4),
+                "review": round(sum(c[2] for c in self.truth.values()) / frames, 4),
+                "per_grade": {g: {"frames": c[0], "agreement": round(c[1] / c[0], 4), "review": round(c[2] / c[0], 4)}
+                              for g, c in sorted(self.truth.items())}}
 
 
 def watch(cfg: WatchConfig, echo=print) -> dict:
@@ -99,7 +114,7 @@ def watch(cfg: WatchConfig, echo=print) -> dict:
                 result.timings = {"capture_handoff": handoff, **result.timings, "overlay": 1000 * (t1 - t0)}
                 latency = log.write_result(result, frame.captured)  # first: every result is logged
                 result.timings["log"] = 1000 * (time.perf_counter() - t1)
-                tally.add(result, latency)
+                tally.add(result, latency, frame.truth)
                 for sink in sinks:
                     sink.write(frame, result, overlay)
                 if flag.stop or (window and window.quit) or (cfg.max_frames and tally.frames >= cfg.max_frames):

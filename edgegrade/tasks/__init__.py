@@ -37,7 +37,8 @@ class Task:
     graded: bool  # a fragmentation ratio and grade: regression head, grade gate, ratio plots
     recipes: dict  # architecture -> default recipe
     crop: str  # default crop: "embryo" or "full"
-    lr: float  # default learning rate (phase 1 / end to end)
+    lr: float  # default learning rate (phase 1 / end to end) from scratch
+    lr_from_weights: float  # ... when starting from weights (--init, --backbone-weights)
     synth_size: int  # side of rendered training images (0: the model's input size)
     metrics: tuple  # (key, label) pairs `train` and `evaluate` print, in order
     render: Callable  # (rng, size) -> object with .image (uint8 grey) and .label

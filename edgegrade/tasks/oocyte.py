@@ -56,7 +56,7 @@ def write_synthetic(out, n, *, size, seed, grade_only=0, progress=True) -> dict:
 OOCYTE = Task(
     name="oocyte-inclusions", region="oocyte", target="inclusion", classes=("ooplasm", "inclusion"), graded=False,
     # measured: at 1e-4 SMANet found no inclusions in 5 epochs; at 1e-3 it did (README)
-    recipes={"attnregdeeplab": "seg", "smanet": "seg"}, crop="full", lr=1e-3, synth_size=0,
+    recipes={"attnregdeeplab": "seg", "smanet": "seg"}, crop="full", lr=1e-3, lr_from_weights=1e-3, synth_size=0,
     metrics=(("pixel_acc", "pixel accuracy"), ("miou", "mean IoU"), ("dice", "Dice")),
     render=render_oocyte, write_synthetic=write_synthetic, synth_line="wrote {paired} oocytes ({inclusions} inclusions) to {out}",
     random_label_map=random_label_map, read=read, headline=headline, ablate="edgegrade.train.ablate:ablate_oocytes",

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edgegrade import datasets
+from edgegrade import datasets, pretrained
 from edgegrade.augment import AUGMENTS
 from edgegrade.boxes import CACHE_NAME, locate_samples
 from edgegrade.configs import TrainConfig
@@ -81,6 +81,22 @@ def make_loader(samples, rois, spec, cfg, *, train: bool, device):
         drop_last=train and len(sampler) > cfg.batch, persistent_workers=cfg.workers > 0)
 
 
+def claim_out(out: Path, phases, cfg: TrainConfig) -> None:
+    """A folder that holds a run is continued (--resume) or replaced (--overwrite), never mixed
+    into: its metrics would gain a second history and its modules be swapped unasked. Replacing
+    clears the history and the resume points; the old modules stay until the new ones are written."""
+    held = [p for p in [out / "metrics.csv"] + [out / ph.name / "last.pt" for ph in phases] if p.exists()]
+    if not held or cfg.resume:
+        return
+    if not cfg.overwrite:
+        raise EdgegradeError(f"--out {out}: holds a training run already ({held[0].relative_to(out)}); continue it "
+                             "with --resume, replace it with --overwrite, or choose another --out")
+    for p in held + list(out.glob("eval_*.json")):
+        p.unlink()
+    for ph in phases:
+        (out / ph.name / "best.pt").unlink(missing_ok=True)
+
+
 def find_boxes(splits: dict, spec, cache: Path, is_main: bool) -> dict:
     """The embryo box of every image, found once before the loaders start (rank 0 searches
     and writes the cache; the other ranks read it)."""
@@ -97,6 +113,8 @@ def build_phase_model(phase: Phase, cfg: TrainConfig, out: Path, device):
     model = build_model(**phase.model_kwargs(cfg))
     if phase.init_from or cfg.init:
         path = out / phase.init_from / "best.pt" if phase.init_from else Path(cfg.init)
+        if not phase.init_from and cfg.init == pretrained.NAME:
+            path = pretrained.path_for(pretrained.role_for(phase.role, bool(phase.weights.reg)))
         state = checkpoint.load(path)
         if ModelConfig(**state["model_config"]) != ModelConfig(**phase.model_kwargs(cfg)):
             raise EdgegradeError(f"--init {path}: its model ({state['model_config']}) is not the one this run "
@@ -206,6 +224,8 @@ def train(cfg: TrainConfig) -> dict:
     except OSError as exc:
         raise EdgegradeError(f"--out {out}: cannot create ({exc.strerror})") from None
     phases = RECIPES[cfg.recipe]
+    if is_main:
+        claim_out(out, phases, cfg)
     needs_masks = any(p.weights.seg for p in phases)
     data_root = prepare_data(cfg, out, is_main)
     ds = datasets.load(data_root, require_paired=needs_masks)

@@ -168,3 +168,45 @@ def test_watch_on_a_dish_tracks_the_embryo_and_logs_the_empty_well(fp16_bundle, 
     empty = records[block + 3:min(90, 2 * block)]  # the empty well, after the tracker's patience
     assert empty and all(r["state"] == "no-embryo" and r["grade"] is None and r["roi"] is None for r in empty)
     assert json.loads(fp16_bundle.joinpath("manifest.json").read_text())["preprocess"]["crop"] == "embryo"
+
+
+def test_wells_feed_knows_each_embryos_grade():
+    from edgegrade.feed import WellsFeed
+    from edgegrade.grading import interval
+
+    feed = WellsFeed(160, 160, block=5)
+    assert feed.frames == 40 and [feed.truth(5 * i)["grade"] for i in range(8)] == list("ABCDABCD")
+    for i, r in enumerate(feed.embryos):
+        low, high = interval("ABCD"[i % 4])
+        assert low + 0.03 <= r.ratio < high - 0.03
+    assert feed.truth(4) == feed.truth(0) != feed.truth(5)  # a block of frames per embryo
+    assert len(list(feed)) == 40
+
+
+def test_watch_on_a_feed_with_truth_reports_agreement_per_grade(fp16_bundle, tmp_path):
+    from click.testing import CliRunner
+
+    from edgegrade.cli import main
+
+    r = CliRunner().invoke(main, ["watch", "--bundle", str(fp16_bundle), "--source", "synthetic-wells:160x160#80",
+                                  "--headless", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    truth = json.loads((tmp_path / "summary.json").read_text())["truth"]
+    assert truth["frames"] == 80 and set(truth["per_grade"]) == {"A", "B"}
+    assert all(v["frames"] == 40 and 0 <= v["agreement"] <= 1 for v in truth["per_grade"].values())
+    graded = [json.loads(x)["grade"] for x in (tmp_path / "grades.jsonl").read_text().splitlines()]
+    assert truth["per_grade"]["A"]["agreement"] == graded[:40].count("A") / 40  # what the log says
+    assert "truth: the grade agrees on" in r.output
+
+
+def test_a_model_that_always_says_one_grade_agrees_on_a_quarter():
+    from edgegrade.runtime.pipeline import Result
+    from edgegrade.runtime.watch import Tally
+
+    tally = Tally()
+    for t in range(40):
+        truth = {"embryo": t // 10, "grade": "ABCD"[t // 10], "ratio": 0.0}
+        tally.add(Result(index=t, name="", state="graded", grade="D", review=t % 10 == 0), 1.0, truth)
+    s = tally.summary()["truth"]
+    assert s["agreement"] == 0.25 and s["per_grade"]["D"]["agreement"] == 1 and s["per_grade"]["A"]["agreement"] == 0
+    assert s["review"] == 0.1

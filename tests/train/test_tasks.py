@@ -53,7 +53,7 @@ def read(probs, raw_ratio, scale, smooth, review_threshold):
 
 TOY = tasks.Task(
     name="toy-spots", region="dish", target="spot", classes=("dish", "spot"), graded=False,
-    recipes={"attnregdeeplab": "seg", "smanet": "seg"}, crop="full", lr=1e-3, synth_size=0,
+    recipes={"attnregdeeplab": "seg", "smanet": "seg"}, crop="full", lr=1e-3, lr_from_weights=1e-3, synth_size=0,
     metrics=(("dice", "Dice"), ("miou", "mean IoU")), render=render, write_synthetic=write_synthetic,
     synth_line="wrote {paired} toy images to {out}", random_label_map=lambda rng, size, t: render(rng, size).label,
     read=read, headline=lambda r: (f"Spots: {r.inclusions['count']}" if r.inclusions else "No dish", [], (0, 255, 0)),

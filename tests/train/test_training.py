@@ -167,3 +167,17 @@ def test_training_with_precise_batchnorm(tmp_path):
     s1, final = checkpoint.load(tmp_path / "s1" / "best.pt"), checkpoint.load(tmp_path / "model.pt")
     # phase 2 is frozen: its BatchNorm statistics are not recomputed
     assert torch.equal(s1["model"]["backbone.bn1.running_mean"], final["model"]["backbone.bn1.running_mean"])
+
+
+def test_a_finished_run_is_resumed_or_replaced_never_mixed(tmp_path):
+    cfg = tiny_train_config(tmp_path, recipe="s1", synth_n=12, synth_grade_only=0, plots=False)
+    train(cfg)
+    before = (tmp_path / "model.pt").read_bytes()
+    with pytest.raises(EdgegradeError, match="holds a training run already.*--resume.*--overwrite"):
+        train(cfg)
+    assert (tmp_path / "model.pt").read_bytes() == before and len(_rows(tmp_path)) == 1  # nothing touched
+    cfg.overwrite = True
+    train(cfg)
+    assert len(_rows(tmp_path)) == 1  # a new history, not a second one appended
+    r = CliRunner().invoke(main, ["train", "--out", str(tmp_path), "--recipe", "s1", "--resume", "--overwrite"])
+    assert r.exit_code == 2 and "choose one" in r.output
