@@ -43,7 +43,7 @@ def test_decoupled_phase2_keeps_the_backbone_frozen(tmp_path):
     for key in ("backbone.layer3.0.conv2.weight", "backbone.layer1.0.bn1.running_mean", "decoder.fuse.0.0.weight"):
         assert torch.equal(s1["model"][key], final["model"][key]), key
     assert not torch.equal(s1["model"]["reg_head.out.weight"], final["model"]["reg_head.out.weight"])
-    assert final["train_config"]["lr_finetune"] == 1e-5
+    assert final["train_config"]["lr_finetune"] == 1e-3
 
 
 def test_resume_continues_after_the_last_epoch(tmp_path):
