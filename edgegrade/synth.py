@@ -227,17 +227,25 @@ def _stamp(img, rng, s):
         cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, 0, 1, cv2.LINE_AA)
 
 
-def write_dataset(out, n: int, size: int = 256, seed: int = 0, grade_only: int = 0,
+def write_dataset(out, n: int, size: int = 256, seed: int = 0, grade_only: int = 0, relief: float = 0.0,
                   progress: bool = True) -> dict:
     """n paired images (images/, masks/) plus grade_only images that have only a grade row in
-    labels.csv. Each image is its own embryo."""
+    labels.csv. Each image is its own embryo. A share `relief` of them is drawn as EmbryoScope
+    frames through relief optics (synth_relief.render_relief), chosen per image from its own
+    stream, so the classic images of a seed are the same whatever the share."""
     from tqdm import tqdm
 
     out = Path(out)
     rows = []
     counts = {g.name: 0 for g in GRADES}
     for i in tqdm(range(n + grade_only), desc="synth", unit="img", disable=not progress):
-        r = render_embryo(np.random.default_rng([seed, i]), size)
+        rng = np.random.default_rng([seed, i])
+        if relief and np.random.default_rng([seed, i, 1]).random() < relief:
+            from edgegrade.synth_relief import render_relief
+
+            r = render_relief(rng, size)
+        else:
+            r = render_embryo(rng, size)
         name = f"syn{seed}_{i:05d}"
         write_image(out / "images" / f"{name}.png", r.image)
         grade = grade_of(r.ratio)
@@ -249,5 +257,6 @@ def write_dataset(out, n: int, size: int = 256, seed: int = 0, grade_only: int =
             rows.append({"image": f"{name}.png", "grade": grade, "ratio": "", "embryo_id": name})
     write_labels_csv(out, rows)
     info = {"paired": n, "grade_only": grade_only, "grades": counts, "out": str(out)}
-    (out / "synth.json").write_text(json.dumps({**info, "renderer": RENDERER, "seed": seed, "size": size}, indent=2))
+    (out / "synth.json").write_text(json.dumps({**info, "renderer": RENDERER, "relief": relief, "seed": seed,
+                                                "size": size}, indent=2))
     return info

@@ -42,7 +42,7 @@ class Task:
     synth_size: int  # side of rendered training images (0: the model's input size)
     metrics: tuple  # (key, label) pairs `train` and `evaluate` print, in order
     render: Callable  # (rng, size) -> object with .image (uint8 grey) and .label
-    write_synthetic: Callable  # (out, n, *, size, seed, grade_only) -> info dict
+    write_synthetic: Callable  # (out, n, *, size, seed, grade_only, relief) -> info dict
     synth_line: str  # format of `synth`'s report, filled from the writer's info
     random_label_map: Callable  # (rng, size, templates) -> label map (learned synthesis)
     read: Callable  # (probs or None, raw ratio or None, scale, smooth, review_threshold) -> Reading

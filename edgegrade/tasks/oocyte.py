@@ -49,8 +49,9 @@ def random_label_map(rng, size, templates) -> np.ndarray:
     return label
 
 
-def write_synthetic(out, n, *, size, seed, grade_only=0, progress=True) -> dict:
-    return write_oocyte_dataset(out, n, size=size, seed=seed, progress=progress)  # oocytes have no grade
+def write_synthetic(out, n, *, size, seed, grade_only=0, relief=0.0, progress=True) -> dict:
+    """Oocytes have no grade (grade_only is ignored) and one look (so has relief)."""
+    return write_oocyte_dataset(out, n, size=size, seed=seed, progress=progress)
 
 
 OOCYTE = Task(

@@ -61,7 +61,7 @@ def ablate(base: TrainConfig, out, *, seeds=(0,), **_) -> list[dict]:
             if not (Path(data) / "labels.csv").exists():
                 task = get_task(base.task)
                 task.write_synthetic(data, base.synth_n, size=base.synth_size or task.synth_size or base.size, seed=seed,
-                                     grade_only=base.synth_grade_only)
+                                     grade_only=base.synth_grade_only, relief=base.synth_relief)
         for exp, recipe, name, losses in EXPERIMENTS:
             changes = dict(recipe=recipe, data=data, seed=seed)
             if exp == "D":  # the decoupled phase 2 starts from this seed's own Exp A

@@ -62,7 +62,7 @@ def prepare_data(cfg: TrainConfig, out: Path, is_main: bool) -> Path:
     root = out / "data"
     if is_main and not (root / "labels.csv").exists():
         get_task(cfg.task).write_synthetic(root, cfg.synth_n, size=cfg.synth_size, seed=cfg.seed,
-                                           grade_only=cfg.synth_grade_only)
+                                           grade_only=cfg.synth_grade_only, relief=cfg.synth_relief)
     if torch.distributed.is_initialized():
         torch.distributed.barrier()
     return root

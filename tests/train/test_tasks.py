@@ -33,7 +33,7 @@ def render(rng, size):
     return Spots(image, label)
 
 
-def write_synthetic(out, n, *, size, seed, grade_only=0, progress=True):
+def write_synthetic(out, n, *, size, seed, grade_only=0, relief=0.0, progress=True):
     rows = []
     for i in range(n):
         r = render(np.random.default_rng([seed, i]), size)
