@@ -62,11 +62,14 @@ class SegRegMeter:
     """Accumulates per-image results and summarises them (Dice on the fragment channel)."""
 
     def __init__(self):
-        self.dice, self.iou = [], []
+        self.dice, self.iou, self.embryo_dice = [], [], []
         self.inter = self.pred_area = self.true_area = self.union = self.pixels = 0
         self.ratio_pred, self.ratio_mask, self.ratio_true = [], [], []
 
-    def add_masks(self, pred: np.ndarray, true: np.ndarray) -> None:
+    def add_masks(self, pred: np.ndarray, true: np.ndarray, pred_region=None, true_region=None) -> None:
+        """Target (fragment) masks, and optionally the region's (embryo) for its own Dice."""
+        if pred_region is not None:
+            self.embryo_dice.append(dice(pred_region, true_region))
         pred, true = pred.astype(bool), true.astype(bool)
         self.dice.append(dice(pred, true))
         self.iou.append(iou(pred, true))
@@ -91,6 +94,8 @@ class SegRegMeter:
                 iou_pooled=1.0 if self.union == 0 else self.inter / self.union,
                 **pixel_scores(self.inter, self.union, self.pixels),
             )
+        if self.embryo_dice:
+            out["embryo_dice"] = float(np.mean(self.embryo_dice))
         true = np.asarray(self.ratio_true, float)
         for key, values in (("direct", self.ratio_pred), ("mask", self.ratio_mask)):
             pred = np.asarray(values, float)

@@ -46,7 +46,7 @@ def recorded_run(checkpoint_path, data) -> Path | None:
 
 
 def format_metrics(m: dict) -> str:
-    keys = ["dice", "iou", "dice_pooled", "pixel_acc", "miou", "mae_direct", "mae_mask", "grade_acc_direct",
+    keys = ["dice", "iou", "dice_pooled", "embryo_dice", "pixel_acc", "miou", "mae_direct", "mae_mask", "grade_acc_direct",
             "kappa_direct", "grade_acc_mask", "kappa_mask"]
     lines = [f"{m.get('checkpoint', '')} ({m.get('role', '')}) on {m.get('data', '')} [{m.get('split', '')}]: "
              f"{m['n_masks']} masks, {m['n_ratios']} ratios"]

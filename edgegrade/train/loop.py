@@ -125,7 +125,8 @@ def evaluate(model, loader, device, amp="off", keep=0) -> tuple[dict, dict]:
                 frag, emb = binarise(probs[i])
                 m_ratio = mask_ratio(frag, emb)
                 if bool(batch["has_mask"][i]):
-                    meter.add_masks(frag, batch["masks"][i, 0].cpu().numpy() > 0.5)
+                    truth = batch["masks"][i].cpu().numpy() > 0.5
+                    meter.add_masks(frag, truth[0], emb, truth[1])
                 if len(records["examples"]) < keep and bool(batch["has_mask"][i]):
                     records["examples"].append((batch["image"][i].cpu().numpy(),
                                                 batch["masks"][i].cpu().numpy(), probs[i]))

@@ -1,0 +1,166 @@
+"""Cleavage-stage embryos as an EmbryoScope shows them through relief (Hoffman modulation)
+optics, with exact label maps: the look of ../shared/data/cleavage-real, which the classic
+renderer (edgegrade.synth: dark discs, many small bright fragments) does not have.
+
+What the optics image is the gradient of the optical path along one direction, so a cell is a
+disc of nearly the medium's grey, strongly granular, with one bright and one dark rim, and
+outlines that show through where cells are stacked. The geometry follows what was measured on
+26 annotated real frames from two clinics (README, "From synthetic to real"): the embryo spans
+about 0.43 of an 800 px frame; 2-10 cells whose diameter is about 0.9 n^-0.3 of the embryo's,
+heavily overlapping (projections of stacked cells); fragments are few and large (median
+diameter 0.15 of the embryo's, 0.08-0.36), always touching cells and mostly lying over them,
+at about 0.8 of the embryo's radius from its centre, elongated along its surface; in grade A-B
+embryos one or two caps on one side (an arc of about 90-110 degrees), in C-D spread around it.
+Fragments are smoother and more refractile than cytoplasm, so their relief is stronger.
+"""
+
+import cv2
+import numpy as np
+
+from edgegrade.grading import CELL, FRAGMENT, fragment_ratio
+from edgegrade.scenes import _blobs
+from edgegrade.synth import Rendered, _ellipse, _grid, _stamp, _target_ratio, _well, optics
+
+
+def render_relief(rng: np.random.Generator, size: int = 640, grade: str | None = None) -> Rendered:
+    s = float(size)
+    yy, xx = _grid(size)
+    img, (wc, wr) = _well(rng, s, xx, yy)
+    # the embryo inside the well (not centred: real wells put it anywhere), the zona around it
+    er = s * rng.uniform(0.19, 0.23)  # embryo radius: 0.38-0.46 of the frame across (real: 0.41-0.45)
+    zr = er * rng.uniform(1.1, 1.3)  # a thick zona around the cells
+    # anywhere in the well; in a third of the frames against its wall, part of the zona in its shadow
+    off = wr - zr * rng.uniform(0.6, 1.0) if rng.random() < 0.33 else rng.uniform(0, max(0.0, wr - zr - 0.04 * s) * 0.7)
+    ang = rng.uniform(0, 2 * np.pi)
+    ec = (wc[0] + off * np.cos(ang), wc[1] + off * np.sin(ang))
+    target = _target_ratio(rng, grade)
+    label = np.zeros((size, size), np.uint8)
+    path = np.zeros((size, size), np.float32)  # optical path: what the relief optics differentiate
+    outlines = np.zeros((size, size), np.float32)
+    cells = _cells(rng, label, path, outlines, ec, er, target)
+    frag = np.zeros((size, size), np.float32)
+    _fragments(rng, label, path, frag, ec, er, target, cells)
+    dist = np.hypot(xx - ec[0], yy - ec[1])
+    label[dist > er * 1.08] = 0
+
+    # texture measured on the real frames (800 px): cells 10-30 grey levels under the medium,
+    # high-pass std 15-16; fragments as bright as cells +-10 and more granular (19-21); the zona
+    # a band right outside the cells 40-60 under the medium, high-pass std ~10; outlines dark
+    # (10th percentile at the embryo's edge 40-50)
+    grain = cv2.GaussianBlur(rng.standard_normal((size, size), dtype=np.float32), (0, 0), rng.uniform(0.7, 1.2) * s / 800)
+    grain /= grain.std() + 1e-6
+    level = float(np.median(img[(dist > zr * 1.3) & (dist < zr * 1.8)])) if np.any((dist > zr * 1.3) & (dist < zr * 1.8)) \
+        else float(np.median(img))
+    cyto, fr = label == CELL, label == FRAGMENT
+    cell_level = level - rng.uniform(10, 30)
+    img[cyto] = cell_level + grain[cyto] * rng.uniform(12, 20)
+    img[fr] = cell_level + rng.uniform(-10, 12) + grain[fr] * rng.uniform(15, 24)
+    band = (dist > er * rng.uniform(0.75, 1.02)) & (dist < zr) & (label == 0)  # hugging the cells, or a gap
+    shade = np.clip(img[band] / level, 0.1, 1.2)  # in the wall's shadow the zona is dark too
+    img[band] = shade * (level - rng.uniform(5, 40)) + grain[band] * rng.uniform(5, 12)
+    img -= np.exp(-((dist - zr) / (1.5 * s / 800)) ** 2) * rng.uniform(10, 30)
+    img -= cv2.GaussianBlur(outlines, (0, 0), 0.8 * s / 800) * rng.uniform(50, 90)  # membranes, stacked ones too
+    _specks(rng, img, frag, s)
+    _cumulus(rng, img, grain, ec, zr, s)
+
+    # relief optics: the directional derivative of the smoothed optical path
+    t = rng.uniform(0, 2 * np.pi)
+    smooth = cv2.GaussianBlur(path, (0, 0), max(1.0, s * rng.uniform(0.003, 0.007)))
+    relief = np.cos(t) * cv2.Sobel(smooth, cv2.CV_32F, 1, 0) + np.sin(t) * cv2.Sobel(smooth, cv2.CV_32F, 0, 1)
+    img += relief * (rng.uniform(30, 60) / (np.percentile(np.abs(relief), 99.5) + 1e-3))
+    out = np.clip(optics(img, rng, tilt=0.15, blur=1.2, noise=(1.5, 4.0)), 0, 255).astype(np.uint8)
+    _stamp(out, rng, s)
+    box = (int(ec[0] - zr), int(ec[1] - zr), int(2 * zr), int(2 * zr))
+    return Rendered(out, label, fragment_ratio(label), target, box)
+
+
+def _filled(shape, centre, axes, angle) -> np.ndarray:
+    layer = np.zeros(shape, np.float32)
+    _ellipse(layer, centre, axes, angle, 1.0)
+    return layer
+
+
+def size_of(label) -> int:
+    return label.shape[0]
+
+
+def _dome(path, centre, axes, angle, height):
+    """Add a smooth dome (an ellipsoid's thickness) to the optical path map."""
+    r = int(max(axes)) + 2
+    x0, y0 = int(centre[0]) - r, int(centre[1]) - r
+    h, w = path.shape
+    sx0, sy0, sx1, sy1 = max(0, x0), max(0, y0), min(w, x0 + 2 * r + 1), min(h, y0 + 2 * r + 1)
+    if sx1 <= sx0 or sy1 <= sy0:
+        return
+    yy, xx = np.mgrid[sy0:sy1, sx0:sx1].astype(np.float32)
+    c, s_ = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    u = ((xx - centre[0]) * c + (yy - centre[1]) * s_) / max(axes[0], 1e-3)
+    v = (-(xx - centre[0]) * s_ + (yy - centre[1]) * c) / max(axes[1], 1e-3)
+    path[sy0:sy1, sx0:sx1] += np.sqrt(np.clip(1 - u * u - v * v, 0, None)) * height
+
+
+def _cells(rng, label, path, outlines, ec, er, target) -> list:
+    """2-10 blastomeres, fewer and smaller as fragmentation rises; stacked (overlapping)."""
+    n = int(rng.integers(2, 11))
+    cell_r = er * 0.9 * n ** -0.3 * (1.0 - 0.3 * target) * rng.uniform(0.92, 1.08)
+    cells = []
+    for _ in range(n):
+        reach = max(0.0, er - cell_r * 1.02)
+        rr, a = reach * np.sqrt(rng.random()), rng.uniform(0, 2 * np.pi)
+        c = (ec[0] + rr * np.cos(a), ec[1] + rr * np.sin(a))
+        axes = (cell_r * rng.uniform(0.9, 1.1), cell_r * rng.uniform(0.85, 1.05))
+        ang = rng.uniform(0, 180)
+        _ellipse(label, c, axes, ang, CELL)
+        outlines *= 1 - 0.65 * _filled(outlines.shape, c, axes, ang)  # a cell on top dims the outlines below
+        _ellipse(outlines, c, axes, ang, 1.0, thickness=max(1, round(size_of(label) / 400)))
+        _dome(path, c, axes, ang, cell_r * 0.5)
+        cells.append((c, axes, ang))
+    return cells
+
+
+def _fragments(rng, label, path, frag, ec, er, target, cells) -> None:
+    """Fragment caps at the cell surface, about 0.8 of the embryo radius out, elongated along
+    it, in an arc that widens with fragmentation; added until the target ratio is reached."""
+    phi0 = rng.uniform(0, 2 * np.pi)
+    spread = np.radians(45 + 300 * min(1.0, target * 1.6))  # one side at grade A, all round at D
+    y0, y1 = max(0, int(ec[1] - er * 1.1)), int(ec[1] + er * 1.1) + 1
+    x0, x1 = max(0, int(ec[0] - er * 1.1)), int(ec[0] + er * 1.1) + 1
+    inside = (slice(y0, y1), slice(x0, x1))
+    for i in range(60):
+        phi = phi0 + rng.uniform(-spread / 2, spread / 2)
+        rad = er * rng.uniform(0.6, 0.95)
+        c = (ec[0] + rad * np.cos(phi), ec[1] + rad * np.sin(phi))
+        d = 2 * er * float(np.exp(rng.uniform(np.log(0.08), np.log(0.3))))  # median ~0.15 of the embryo
+        tangent = np.degrees(phi) + 90 + rng.uniform(-30, 30)
+        for _ in range(int(rng.integers(2, 5))):  # an irregular cap: overlapping lobes along the surface
+            shift = rng.uniform(-0.35, 0.35) * d
+            lc = (c[0] + shift * np.cos(np.radians(tangent)), c[1] + shift * np.sin(np.radians(tangent)))
+            axes = (d / 2 * rng.uniform(0.5, 0.9), d / 2 * rng.uniform(0.3, 0.6))
+            ang = tangent + rng.uniform(-20, 20)
+            _ellipse(label, lc, axes, ang, FRAGMENT)
+            _ellipse(frag, lc, axes, ang, 1.0)
+            _dome(path, lc, axes, ang, max(axes) * 0.6)
+        region = label[inside]
+        if np.count_nonzero(region == FRAGMENT) >= target * np.count_nonzero(region):
+            break
+
+
+def _specks(rng, img, frag, s) -> None:
+    """Small refractile granules in the fragments: bright points with a dark halo."""
+    ys, xs = np.nonzero(frag > 0)
+    if not len(xs):
+        return
+    layer = np.zeros(img.shape, np.float32)
+    for k in rng.integers(0, len(xs), size=int(rng.integers(3, 12))):
+        cv2.circle(layer, (int(xs[k]), int(ys[k])), max(1, int(s * 0.003)), 1.0, -1, cv2.LINE_AA)
+    img += cv2.GaussianBlur(layer, (0, 0), 0.7) * rng.uniform(15, 40)
+
+
+def _cumulus(rng, img, grain, ec, zr, s) -> None:
+    """Cumulus clumps and debris clinging outside the zona: granular, bright and dark."""
+    layer = np.zeros(img.shape, np.float32)
+    for _ in range(int(rng.integers(0, 6))):
+        t, rad = rng.uniform(0, 2 * np.pi), zr * rng.uniform(1.05, 1.5)
+        _blobs(layer, rng, np.array([ec[0] + rad * np.cos(t), ec[1] + rad * np.sin(t)]), zr * 0.12 + 1,
+               int(rng.integers(4, 14)), zr * 0.08 + 1.5)
+    img += layer * (grain * 35 + rng.uniform(-30, 25))
