@@ -27,6 +27,8 @@ def main():
 @click.option("--task", type=click.Choice(TASK_NAMES), default=DEFAULT_TASK,
               show_default=True, help="Embryos (fragments) or MII oocytes (inclusions).")
 @click.option("--grade-only", default=0, show_default=True, help="Embryos: extra images with only a grade in labels.csv.")
+@click.option("--relief", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Embryos: share drawn as EmbryoScope frames through relief optics (the rest: the classic renderer).")
 @click.option("--size", default=256, show_default=True, help="Image side in pixels.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--learned", is_flag=True, help="Images from a pix2pix generator instead of the procedural renderer: "
@@ -38,7 +40,7 @@ def main():
 @click.option("--gan-width", default=32, show_default=True, help="--learned: pix2pix ngf/ndf (the paper's pix2pix: 64).")
 @click.option("--gan-batch", default=1, show_default=True, help="--learned: pix2pix batch (pix2pix: 1).")
 @click.option("--device", default="cpu", show_default=True, help="--learned: cpu or cuda.")
-def synth(out, n, task, grade_only, size, seed, learned, data, generator, gan_epochs, gan_width, gan_batch, device):
+def synth(out, n, task, grade_only, relief, size, seed, learned, data, generator, gan_epochs, gan_width, gan_batch, device):
     """Synthetic training data with exact label maps: procedural embryos or oocytes, or
     pix2pix images made from random label maps (--learned)."""
     if learned:
@@ -58,7 +60,7 @@ def synth(out, n, task, grade_only, size, seed, learned, data, generator, gan_ep
     if data or generator:
         raise click.UsageError("--data and --generator go with --learned")
     record = get_task(task)
-    info = record.write_synthetic(out, n, size=size, seed=seed, grade_only=grade_only)
+    info = record.write_synthetic(out, n, size=size, seed=seed, grade_only=grade_only, relief=relief)
     click.echo(record.synth_line.format(**info))
 
 
