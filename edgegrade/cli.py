@@ -126,6 +126,30 @@ def train(**kw):
 
 
 @main.command()
+@options(TrainConfig, skip=("recipe", "resume", "overwrite", "init", "val_fraction", "test_data"))
+@click.option("--out", default="runs/crossval", show_default=True, type=click.Path(file_okay=False))
+@click.option("--group-by", help="Regex whose first group names a frame's group (default: its embryo id); one group "
+              "is held out at a time, e.g. 'RUN(\\d\\d)' pairs consecutive EmbryoScope frames.")
+@click.option("--seeds", default="0,1", show_default=True, help="Comma-separated seeds (training order, augmentation).")
+@click.option("--sizes", default="", help="Also train on this many frames of each fold's pool, e.g. 1,2.")
+@click.option("--scratch/--no-scratch", default=True, show_default=True,
+              help="Also train from scratch (the same steps) to compare with the pretrained start.")
+def crossval(out, group_by, seeds, sizes, scratch, **kw):
+    """Fine-tuning on a few annotated frames, leave-one-group-out: from the pretrained models and
+    from scratch, per fold and mean (fragment and embryo Dice, ratio errors); OUT/crossval.md."""
+    from edgegrade.train.crossval import crossval as run
+
+    ints = lambda text: tuple(int(v) for v in text.split(",") if v.strip())  # noqa: E731
+    try:
+        seeds_, sizes_ = ints(seeds), ints(sizes)
+    except ValueError:
+        raise click.BadParameter("expected comma-separated integers", param_hint="--seeds/--sizes") from None
+    run(TrainConfig(**kw, out=out), out, group_by=group_by, seeds=seeds_, sizes=sizes_,
+        inits=("pretrained", None) if scratch else ("pretrained",))
+    click.echo(Path(out, "crossval.md").read_text())
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print pretrained.json as it is.")
 def models(as_json):
     """The pretrained models that ship with edgegrade: files, provenance, measured metrics."""

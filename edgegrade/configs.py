@@ -107,7 +107,9 @@ class TrainConfig:
                                   type=click.FloatRange(0, 1))
     synth_size: int = setting(0, "Side of the rendered synthetic images (0: the task's: 640 for embryos, a camera "
                               "frame; --size for oocytes).")
-    val_fraction: float = 0.15
+    val_fraction: float = setting(0.15, "Share of the embryos held out for validation (the best epoch); 0: none, "
+                                  "the last epoch is kept (a handful of frames; use --test-data to measure).",
+                                  type=click.FloatRange(0, 0.9))
     test_fraction: float = 0.15
     max_steps: int = setting(0, "Cap on steps per epoch (0: all).")
     plots: bool = setting(True, "PNG plots of every phase (curves, ratios, samples).", flag="--plots/--no-plots")

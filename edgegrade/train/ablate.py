@@ -41,7 +41,8 @@ def run_experiment(base: TrainConfig, run: Path, **changes) -> dict:
         return json.loads(done.read_text())
     start = time.perf_counter()
     results = train(replace(base, out=str(run), resume=run.is_dir(), **changes))
-    record = {"test": results["model"]["test"], "seconds": round(time.perf_counter() - start, 1)}
+    record = {"test": next(iter(results.values()))["test"], "tests": {role: r["test"] for role, r in results.items()},
+              "seconds": round(time.perf_counter() - start, 1)}
     atomic_write_bytes(done, json.dumps(record, indent=2).encode())
     return record
 

@@ -186,8 +186,8 @@ def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, 
         bare = getattr(model, "module", model)
         if cfg.precise_bn and not phase.freeze:  # frozen BatchNorm keeps phase 1's statistics
             recalibrate_batchnorm(bare, loaders["train"], device, amp, cfg.precise_bn)
-        val, _ = evaluate(bare, loaders["val"], device, amp)
-        current = score(val, phase.select)
+        val = evaluate(bare, loaders["val"], device, amp)[0] if loaders["val"] is not None else {}
+        current = score(val, phase.select)  # no validation split: NaN, so every epoch is kept: the last wins
         improved = not (current <= best_score)  # NaN (e.g. no validation masks) counts as better
         best_score = current if improved and current == current else best_score
         best_epoch = epoch if improved else best_epoch
@@ -231,15 +231,15 @@ def train(cfg: TrainConfig) -> dict:
     ds = datasets.load(data_root, require_paired=needs_masks)
     splits = datasets.run_splits(ds.samples, cfg.val_fraction, cfg.test_fraction, cfg.seed, cfg.test_data,
                                  require_paired=needs_masks)
-    if len(splits["train"]) < 2 or not splits["val"]:
+    if len(splits["train"]) < 2 or (not splits["val"] and cfg.val_fraction > 0):
         # BatchNorm (and the ASPP image pooling) needs two images in a training batch
         raise EdgegradeError(f"{data_root}: too few embryos for a train/val split ({len(ds.samples)} images; "
-                             "need at least 2 for training and 1 for validation)")
+                             "need at least 2 for training and 1 for validation, or --val-fraction 0)")
     spec = PreprocessSpec(size=cfg.size, crop=cfg.crop, margin=cfg.margin)
     boxes = find_boxes(splits, spec, out / CACHE_NAME, is_main)
     test = "test" if splits["test"] else "val"  # a set too small for a test split is tested on val
-    loaders = {"val": make_loader(splits["val"], boxes["val"], spec, cfg, train=False, device=device),
-               "test": make_loader(splits[test], boxes[test], spec, cfg, train=False, device=device)}
+    loaders = {k: make_loader(splits[s], boxes[s], spec, cfg, train=False, device=device) if splits[s] else None
+               for k, s in (("val", "val"), ("test", test))}
     if is_main:
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         datasets.write_splits(out, splits, data_root, cfg.test_data)
@@ -258,10 +258,10 @@ def train(cfg: TrainConfig) -> dict:
         final = out / f"{phase.role}.pt"
         checkpoint.publish(best, final)
         model = checkpoint.model_from(checkpoint.load(final)).to(device)
-        test, records = evaluate(model, loaders["test"], device, keep=4)
+        test, records = evaluate(model, loaders["test"], device, keep=4) if loaders["test"] is not None else ({}, None)
         (out / f"eval_{phase.role}.json").write_text(json.dumps(test, indent=2))
         results[phase.role] = {"file": str(final), "test": test}
-        if cfg.plots:
+        if cfg.plots and records is not None:
             from edgegrade.train.plots import plot_phase
 
             plot_phase(out, phase.name, records, spec, get_task(cfg.task))

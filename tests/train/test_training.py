@@ -1,4 +1,5 @@
 import csv
+from pathlib import Path
 import json
 import subprocess
 import sys
@@ -181,3 +182,19 @@ def test_a_finished_run_is_resumed_or_replaced_never_mixed(tmp_path):
     assert len(_rows(tmp_path)) == 1  # a new history, not a second one appended
     r = CliRunner().invoke(main, ["train", "--out", str(tmp_path), "--recipe", "s1", "--resume", "--overwrite"])
     assert r.exit_code == 2 and "choose one" in r.output
+
+
+def test_crossval_holds_out_one_group_at_a_time(synth_dir, tmp_path):
+    from edgegrade.train.crossval import crossval
+
+    cfg = tiny_train_config(tmp_path, data=str(synth_dir), plots=False, repeat=2)
+    rows = crossval(cfg, tmp_path, group_by=r"syn3_000(\d)\d", seeds=(0,), sizes=(2,), inits=(None,))
+    folds = [r for r in rows if r["held_out"] != "mean"]
+    assert sorted({r["held_out"] for r in folds}) == ["0", "1", "2"]
+    assert sorted({r["train_frames"] for r in folds if r["held_out"] == "2"}) == [2, 20]  # all 20 others, or 2
+    for r in folds:  # the held-out group is the test set, and never trained on
+        run = tmp_path / "runs" / f"{r['held_out']}_n{r['train_frames']}_seed0_scratch"
+        trained = {p.name for p in (Path(json.loads((run / "config.json").read_text())["data"]) / "images").iterdir()}
+        assert not any(name.startswith(f"syn3_000{r['held_out']}") for name in trained)
+        assert 0 <= r["dice"] <= 1 and r["mae_direct"] is not None and r["embryo_dice"] is not None
+    assert "| **mean** | scratch |" in (tmp_path / "crossval.md").read_text()
