@@ -37,9 +37,12 @@ def render_relief(rng: np.random.Generator, size: int = 640, grade: str | None =
     label = np.zeros((size, size), np.uint8)
     path = np.zeros((size, size), np.float32)  # optical path: what the relief optics differentiate
     outlines = np.zeros((size, size), np.float32)
-    cells = _cells(rng, label, path, outlines, ec, er, target)
+    _cells(rng, label, path, outlines, ec, er, target)
     frag = np.zeros((size, size), np.float32)
-    _fragments(rng, label, path, frag, ec, er, target, cells)
+    bubbles = _fragments(rng, label, path, frag, ec, er, target)
+    outlines *= 1 - np.clip(frag, 0, 1)  # fragments lie on top: the cells' outlines vanish under them
+    for c, axes, ang in bubbles:  # each bubble's own thin rim
+        _ellipse(outlines, c, axes, ang, rng.uniform(0.3, 0.7), thickness=1)
     dist = np.hypot(xx - ec[0], yy - ec[1])
     label[dist > er * 1.08] = 0
 
@@ -54,7 +57,7 @@ def render_relief(rng: np.random.Generator, size: int = 640, grade: str | None =
     cyto, fr = label == CELL, label == FRAGMENT
     cell_level = level - rng.uniform(10, 30)
     img[cyto] = cell_level + grain[cyto] * rng.uniform(12, 20)
-    img[fr] = cell_level + rng.uniform(-10, 12) + grain[fr] * rng.uniform(15, 24)
+    img[fr] = cell_level + rng.uniform(10, 35) + grain[fr] * rng.uniform(4, 12)  # refractile, smoother
     band = (dist > er * rng.uniform(0.75, 1.02)) & (dist < zr) & (label == 0)  # hugging the cells, or a gap
     shade = np.clip(img[band] / level, 0.1, 1.2)  # in the wall's shadow the zona is dark too
     img[band] = shade * (level - rng.uniform(5, 40)) + grain[band] * rng.uniform(5, 12)
@@ -65,9 +68,12 @@ def render_relief(rng: np.random.Generator, size: int = 640, grade: str | None =
 
     # relief optics: the directional derivative of the smoothed optical path
     t = rng.uniform(0, 2 * np.pi)
-    smooth = cv2.GaussianBlur(path, (0, 0), max(1.0, s * rng.uniform(0.003, 0.007)))
+    smooth = cv2.GaussianBlur(path, (0, 0), max(1.0, s * rng.uniform(0.008, 0.016)))  # broad rims, as real cells have
     relief = np.cos(t) * cv2.Sobel(smooth, cv2.CV_32F, 1, 0) + np.sin(t) * cv2.Sobel(smooth, cv2.CV_32F, 0, 1)
-    img += relief * (rng.uniform(30, 60) / (np.percentile(np.abs(relief), 99.5) + 1e-3))
+    # scaled on the cells (a tenth of a cell's pixels, its rims, 30-60 grey levels off), so the
+    # fragments' own spheres stand out more
+    cells = relief[label == CELL]
+    img += relief * (rng.uniform(30, 60) / (np.percentile(np.abs(cells if cells.size else relief), 90) + 1e-3))
     out = np.clip(optics(img, rng, tilt=0.15, blur=1.2, noise=(1.5, 4.0)), 0, 255).astype(np.uint8)
     _stamp(out, rng, s)
     box = (int(ec[0] - zr), int(ec[1] - zr), int(2 * zr), int(2 * zr))
@@ -84,8 +90,10 @@ def size_of(label) -> int:
     return label.shape[0]
 
 
-def _dome(path, centre, axes, angle, height):
-    """Add a smooth dome (an ellipsoid's thickness) to the optical path map."""
+def _dome(path, centre, axes, angle, height, power=0.5):
+    """Add a dome to the optical path map: an ellipsoid's thickness (power 0.5, steep at the
+    edge) or a lens (power 1: a paraboloid, whose slope grows steadily to the edge: the broad
+    bright and dark rims of a cell seen through relief optics)."""
     r = int(max(axes)) + 2
     x0, y0 = int(centre[0]) - r, int(centre[1]) - r
     h, w = path.shape
@@ -96,14 +104,13 @@ def _dome(path, centre, axes, angle, height):
     c, s_ = np.cos(np.radians(angle)), np.sin(np.radians(angle))
     u = ((xx - centre[0]) * c + (yy - centre[1]) * s_) / max(axes[0], 1e-3)
     v = (-(xx - centre[0]) * s_ + (yy - centre[1]) * c) / max(axes[1], 1e-3)
-    path[sy0:sy1, sx0:sx1] += np.sqrt(np.clip(1 - u * u - v * v, 0, None)) * height
+    path[sy0:sy1, sx0:sx1] += np.clip(1 - u * u - v * v, 0, None) ** power * height
 
 
-def _cells(rng, label, path, outlines, ec, er, target) -> list:
+def _cells(rng, label, path, outlines, ec, er, target) -> None:
     """2-10 blastomeres, fewer and smaller as fragmentation rises; stacked (overlapping)."""
     n = int(rng.integers(2, 11))
     cell_r = er * 0.9 * n ** -0.3 * (1.0 - 0.3 * target) * rng.uniform(0.92, 1.08)
-    cells = []
     for _ in range(n):
         reach = max(0.0, er - cell_r * 1.02)
         rr, a = reach * np.sqrt(rng.random()), rng.uniform(0, 2 * np.pi)
@@ -114,35 +121,43 @@ def _cells(rng, label, path, outlines, ec, er, target) -> list:
         outlines *= 1 - 0.65 * _filled(outlines.shape, c, axes, ang)  # a cell on top dims the outlines below
         _ellipse(outlines, c, axes, ang, 1.0, thickness=max(1, round(size_of(label) / 400)))
         _dome(path, c, axes, ang, cell_r * 0.5)
-        cells.append((c, axes, ang))
-    return cells
 
 
-def _fragments(rng, label, path, frag, ec, er, target, cells) -> None:
-    """Fragment caps at the cell surface, about 0.8 of the embryo radius out, elongated along
-    it, in an arc that widens with fragmentation; added until the target ratio is reached."""
-    phi0 = rng.uniform(0, 2 * np.pi)
-    spread = np.radians(45 + 300 * min(1.0, target * 1.6))  # one side at grade A, all round at D
+def _fragments(rng, label, path, frag, ec, er, target) -> list:
+    """Fragments until the target ratio is reached: each a cap of a few refractile bubbles
+    on the surface of the cells (centred on the cells' outline, mostly lying over a cell),
+    elongated along it, in an arc that widens with fragmentation (one side at grade A, all
+    round at D)."""
+    edge, _ = cv2.findContours((label == CELL).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    edge = max(edge, key=cv2.contourArea).reshape(-1, 2).astype(np.float32)
+    angle = np.arctan2(edge[:, 1] - ec[1], edge[:, 0] - ec[0])
+    phi0 = rng.uniform(-np.pi, np.pi)
+    spread = np.radians(45 + 300 * min(1.0, target * 1.6))
+    near = np.abs((angle - phi0 + np.pi) % (2 * np.pi) - np.pi) <= spread / 2
+    candidates = edge[near] if near.any() else edge
     y0, y1 = max(0, int(ec[1] - er * 1.1)), int(ec[1] + er * 1.1) + 1
     x0, x1 = max(0, int(ec[0] - er * 1.1)), int(ec[0] + er * 1.1) + 1
     inside = (slice(y0, y1), slice(x0, x1))
-    for i in range(60):
-        phi = phi0 + rng.uniform(-spread / 2, spread / 2)
-        rad = er * rng.uniform(0.6, 0.95)
-        c = (ec[0] + rad * np.cos(phi), ec[1] + rad * np.sin(phi))
+    bubbles = []
+    for _ in range(60):
+        px, py = candidates[rng.integers(len(candidates))]
+        normal = np.array([px - ec[0], py - ec[1]]) / (np.hypot(px - ec[0], py - ec[1]) + 1e-6)
         d = 2 * er * float(np.exp(rng.uniform(np.log(0.08), np.log(0.3))))  # median ~0.15 of the embryo
-        tangent = np.degrees(phi) + 90 + rng.uniform(-30, 30)
-        for _ in range(int(rng.integers(2, 5))):  # an irregular cap: overlapping lobes along the surface
-            shift = rng.uniform(-0.35, 0.35) * d
-            lc = (c[0] + shift * np.cos(np.radians(tangent)), c[1] + shift * np.sin(np.radians(tangent)))
-            axes = (d / 2 * rng.uniform(0.5, 0.9), d / 2 * rng.uniform(0.3, 0.6))
-            ang = tangent + rng.uniform(-20, 20)
-            _ellipse(label, lc, axes, ang, FRAGMENT)
-            _ellipse(frag, lc, axes, ang, 1.0)
-            _dome(path, lc, axes, ang, max(axes) * 0.6)
+        c = np.array([px, py]) - normal * d * rng.uniform(0.0, 0.35)  # mostly over the cell
+        tangent = np.array([-normal[1], normal[0]])
+        length = d * rng.uniform(0.5, 0.8)
+        for _ in range(int(rng.integers(2, 8))):  # refractile bubbles packed into the cap
+            bc = c + tangent * rng.uniform(-length, length) / 2 + normal * rng.uniform(-0.2, 0.2) * d
+            r = d / 2 * rng.uniform(0.25, 0.55)
+            axes, ang = (r, r * rng.uniform(0.75, 1.0)), rng.uniform(0, 180)
+            _ellipse(label, bc, axes, ang, FRAGMENT)
+            _ellipse(frag, bc, axes, ang, 1.0)
+            _dome(path, bc, axes, ang, r * rng.uniform(0.6, 1.2))  # a sphere of its own: strong relief
+            bubbles.append((bc, axes, ang))
         region = label[inside]
         if np.count_nonzero(region == FRAGMENT) >= target * np.count_nonzero(region):
             break
+    return bubbles
 
 
 def _specks(rng, img, frag, s) -> None:
