@@ -39,7 +39,8 @@ def render_relief(rng: np.random.Generator, size: int = 640, grade: str | None =
     outlines = np.zeros((size, size), np.float32)
     _cells(rng, label, path, outlines, ec, er, target)
     frag = np.zeros((size, size), np.float32)
-    bubbles = _fragments(rng, label, path, frag, ec, er, target)
+    fpath = np.zeros((size, size), np.float32)  # the fragments' bubbles: small spheres, crisp relief
+    bubbles = _fragments(rng, label, fpath, frag, ec, er, target)
     outlines *= 1 - np.clip(frag, 0, 1)  # fragments lie on top: the cells' outlines vanish under them
     for c, axes, ang in bubbles:  # each bubble's own thin rim
         _ellipse(outlines, c, axes, ang, rng.uniform(0.3, 0.7), thickness=1)
@@ -58,22 +59,25 @@ def render_relief(rng: np.random.Generator, size: int = 640, grade: str | None =
     cell_level = level - rng.uniform(10, 30)
     img[cyto] = cell_level + grain[cyto] * rng.uniform(12, 20)
     img[fr] = cell_level + rng.uniform(10, 35) + grain[fr] * rng.uniform(4, 12)  # refractile, smoother
-    band = (dist > er * rng.uniform(0.75, 1.02)) & (dist < zr) & (label == 0)  # hugging the cells, or a gap
+    band = (dist > er * rng.uniform(0.5, 0.95)) & (dist < zr) & (label == 0)  # hugging the cells, or a gap
     shade = np.clip(img[band] / level, 0.1, 1.2)  # in the wall's shadow the zona is dark too
-    img[band] = shade * (level - rng.uniform(5, 40)) + grain[band] * rng.uniform(5, 12)
+    img[band] = shade * (level - rng.uniform(0, 30)) + grain[band] * rng.uniform(5, 12)
     img -= np.exp(-((dist - zr) / (1.5 * s / 800)) ** 2) * rng.uniform(10, 30)
     img -= cv2.GaussianBlur(outlines, (0, 0), 0.8 * s / 800) * rng.uniform(50, 90)  # membranes, stacked ones too
     _specks(rng, img, frag, s)
-    _cumulus(rng, img, grain, ec, zr, s)
+    _cumulus(rng, img, fpath, grain, ec, zr, s)
 
     # relief optics: the directional derivative of the smoothed optical path
     t = rng.uniform(0, 2 * np.pi)
-    smooth = cv2.GaussianBlur(path, (0, 0), max(1.0, s * rng.uniform(0.008, 0.016)))  # broad rims, as real cells have
-    relief = np.cos(t) * cv2.Sobel(smooth, cv2.CV_32F, 1, 0) + np.sin(t) * cv2.Sobel(smooth, cv2.CV_32F, 0, 1)
-    # scaled on the cells (a tenth of a cell's pixels, its rims, 30-60 grey levels off), so the
-    # fragments' own spheres stand out more
+    along = lambda a: np.cos(t) * cv2.Sobel(a, cv2.CV_32F, 1, 0) + np.sin(t) * cv2.Sobel(a, cv2.CV_32F, 0, 1)  # noqa: E731
+    relief = along(cv2.GaussianBlur(path, (0, 0), max(1.0, s * rng.uniform(0.008, 0.016))))  # broad rims, as real cells have
+    # scaled on the cells (a tenth of a cell's pixels, its rims, 30-60 grey levels off)
     cells = relief[label == CELL]
     img += relief * (rng.uniform(30, 60) / (np.percentile(np.abs(cells if cells.size else relief), 90) + 1e-3))
+    # the bubbles of fragments and cumulus: small spheres with crisp bright and dark rims
+    bubbly = along(cv2.GaussianBlur(fpath, (0, 0), max(0.8, s * rng.uniform(0.0015, 0.003))))
+    if fpath.any():
+        img += bubbly * (rng.uniform(30, 70) / (np.percentile(np.abs(bubbly[fpath > 0]), 90) + 1e-3))
     out = np.clip(optics(img, rng, tilt=0.15, blur=1.2, noise=(1.5, 4.0)), 0, 255).astype(np.uint8)
     _stamp(out, rng, s)
     box = (int(ec[0] - zr), int(ec[1] - zr), int(2 * zr), int(2 * zr))
@@ -171,11 +175,19 @@ def _specks(rng, img, frag, s) -> None:
     img += cv2.GaussianBlur(layer, (0, 0), 0.7) * rng.uniform(15, 40)
 
 
-def _cumulus(rng, img, grain, ec, zr, s) -> None:
-    """Cumulus clumps and debris clinging outside the zona: granular, bright and dark."""
+def _cumulus(rng, img, fpath, grain, ec, zr, s) -> None:
+    """Cumulus clumps and debris clinging outside the zona (label 0): clusters of bubbles and
+    grain like fragments, so that where a cluster lies, not how it looks, makes it a fragment."""
     layer = np.zeros(img.shape, np.float32)
-    for _ in range(int(rng.integers(0, 6))):
-        t, rad = rng.uniform(0, 2 * np.pi), zr * rng.uniform(1.05, 1.5)
-        _blobs(layer, rng, np.array([ec[0] + rad * np.cos(t), ec[1] + rad * np.sin(t)]), zr * 0.12 + 1,
-               int(rng.integers(4, 14)), zr * 0.08 + 1.5)
-    img += layer * (grain * 35 + rng.uniform(-30, 25))
+    for _ in range(int(rng.integers(0, 7))):
+        t, rad = rng.uniform(0, 2 * np.pi), zr * rng.uniform(1.05, 1.6)
+        c = np.array([ec[0] + rad * np.cos(t), ec[1] + rad * np.sin(t)])
+        if rng.random() < 0.5:
+            _blobs(layer, rng, c, zr * 0.12 + 1, int(rng.integers(4, 14)), zr * 0.08 + 1.5)
+            continue
+        for _ in range(int(rng.integers(2, 9))):
+            bc = c + rng.normal(0, zr * 0.08, 2)
+            r = zr * rng.uniform(0.02, 0.07)
+            _ellipse(layer, bc, (r, r * rng.uniform(0.75, 1.0)), 0, 1.0)
+            _dome(fpath, bc, (r, r), 0, r * rng.uniform(0.6, 1.2))
+    img += np.clip(layer, 0, 1) * (grain * 30 + rng.uniform(-25, 25))
