@@ -198,6 +198,9 @@ class WatchConfig:
                            "tensorrt imports, else ONNX Runtime).", type=click.Choice(["auto", "onnxruntime", "tensorrt"]))
     provider: str = setting("auto", "ONNX Runtime execution provider.", type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]))
     video: str | None = setting(None, "Also write the annotated video (mp4).", type=_path(dir_okay=False))
+    display_width: int = setting(1280, "The overlay (window, video, snapshots) is drawn at the frame size divided by "
+                                 "the smallest whole factor that makes it at most this wide (1920 -> 960; 0: full "
+                                 "size).")
     snapshot_on_change: bool = True
     review_threshold: float = setting(0.10, "Flag when grader and mask ratios differ by more.")
     smooth: int = setting(15, "Frames of the same scene the grade is smoothed over.")
