@@ -166,12 +166,18 @@ class ExportConfig:
     calib: str | None = setting(None, "INT8 calibration images (default: the run's training split).",
                                 type=_path(exists=True, file_okay=False))
     calib_n: int = setting(200, "INT8 calibration images used.")
-    calib_method: str = setting("minmax", "INT8 calibration method.",
+    calib_method: str = setting("minmax", "INT8 calibration method (ModelOpt offers minmax, which it calls max, "
+                                "and entropy; a method the quantizer lacks is refused).",
                                 type=click.Choice(["minmax", "entropy", "percentile"]))
-    quantizer: str = setting("auto", "INT8 quantizer (auto: NVIDIA ModelOpt when installed).",
+    quantizer: str = setting("auto", "INT8 quantizer, one per bundle (auto: NVIDIA ModelOpt where installed and able "
+                             "to do what was asked, else onnxruntime).",
                              type=click.Choice(["auto", "onnxruntime", "modelopt"]))
-    int8_activations: str = setting("s8", "s8: symmetric (TensorRT); u8: asymmetric, faster with ONNX Runtime on "
-                                    "x86 CPUs without VNNI.", type=click.Choice(["s8", "u8"]))
+    int8_activations: str = setting("s8", "s8: symmetric, Q/DQ where TensorRT fuses them; u8: asymmetric on "
+                                    "Conv/Gemm/MatMul, faster with ONNX Runtime on x86 CPUs without VNNI.",
+                                    type=click.Choice(["s8", "u8"]))
+    int8_float: str = setting("fp32", "Precision of the layers an INT8 graph leaves out of INT8: fp32 (what the CPU "
+                              "gate measures, and the onnxruntime quantizer's only one) or fp16 (ModelOpt's "
+                              "default: faster on GPUs).", type=click.Choice(["fp32", "fp16"]))
     eval_n: int = setting(64, "Held-out images the gate runs on.")
     dynamic_batch: bool = setting(True, "--static-batch fixes the ONNX batch dimension to 1.",
                                   flag="--dynamic-batch/--static-batch")
