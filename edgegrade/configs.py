@@ -182,8 +182,15 @@ class ExportConfig:
     dynamic_batch: bool = setting(True, "--static-batch fixes the ONNX batch dimension to 1.",
                                   flag="--dynamic-batch/--static-batch")
     engine: bool = setting(False, "Also build TensorRT engines (needs tensorrt and a GPU).")
+    min_batch: int = setting(1, "TensorRT engines: smallest batch of the optimisation profile.")
+    opt_batch: int = setting(1, "TensorRT engines: the batch the profile is tuned for.")
     max_batch: int = setting(4, "TensorRT engines: largest batch of the optimisation profile.")
+    dla: int = setting(-1, "TensorRT engines: run on this Jetson DLA core, layers it cannot run falling back to the "
+                       "GPU (-1: the GPU only). Needs fp16 or int8 and one fixed batch (--min/--opt/--max-batch "
+                       "equal); refused where the TensorRT or the device has no DLA.")
     workspace_mb: int = setting(2048, "TensorRT engines: builder workspace limit (MiB).")
+    timing_cache: str | None = setting(None, "TensorRT engines: timing cache file, read and updated by every build "
+                                       "(default: timing.cache beside the bundle).", type=_path(dir_okay=False))
     version_compatible: bool = setting(False, "TensorRT version-compatible engines.")
     tolerance: dict = field(default_factory=dict)  # overrides: ddice, dmae, agreement (--tol-* flags)
 

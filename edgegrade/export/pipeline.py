@@ -72,6 +72,10 @@ def export_bundle(cfg: ExportConfig, progress=print) -> dict:
         raise EdgegradeError(f"--precision {cfg.precision}: choose from {', '.join(PRECISIONS)}")
     if cfg.engine and cfg.precision == "int8" and cfg.int8_activations != "s8":
         raise EdgegradeError("--engine needs --int8-activations s8: TensorRT takes only symmetric INT8")
+    if cfg.engine:  # before minutes of export, not after
+        from edgegrade.export.engine import check_engine_options
+
+        check_engine_options(cfg, cfg.precision)
     quantizer = None
     if cfg.precision == "int8":  # one quantizer for every module and every fallback attempt
         from edgegrade.export.int8 import choose_quantizer
@@ -166,8 +170,8 @@ def _engine(role, onnx_path, spec, cfg: ExportConfig, tmp: Path, progress):
     progress(f"[{role}] building TensorRT engine")
     (tmp / "engines").mkdir(exist_ok=True)
     path = tmp / "engines" / f"{role}.{cfg.precision}.engine"
-    header = build_engine(onnx_path, path, size=spec.size, max_batch=cfg.max_batch, workspace_mb=cfg.workspace_mb,
-                          timing_cache=Path(cfg.out).parent / "timing.cache", version_compatible=cfg.version_compatible)
+    header = build_engine(onnx_path, path, cfg, size=spec.size, precision=cfg.precision,
+                          timing_cache=Path(cfg.out).parent / "timing.cache")
     return header, path
 
 

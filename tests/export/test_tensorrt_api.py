@@ -6,7 +6,8 @@ aarch64 JetPack build binds the same names from the same sources).
 The uses are found by walking the AST of every module that imports tensorrt: the module's
 `trt` and every name or `self.` attribute assigned from an expression rooted in it (builder,
 network, config, engine, context, ...); each attribute read or written on such a value is a
-use, and `getattr(x, "NAME", default)` a probe (allowed to exist in one version only).
+use, and `getattr(x, "NAME", default)` a probe (allowed to exist in one version only). A
+TensorRT value passed to a function of the same module taints that parameter.
 
 What this catches: a name removed or renamed between versions (BuilderFlag.FP16 and INT8 are
 gone in 11, `execute_async_v2` and `build_engine` in 10), a typo. What it cannot: which class
@@ -67,12 +68,19 @@ def trt_uses(source: str) -> tuple[set[str], set[str]]:
             else:
                 return False
 
+    by_name = {f.name: f for f in functions}
     grew = True
     while grew:
         grew = False
         for f in functions:
             names = shared | local[id(f)]
             for node in ast.walk(f):
+                callee = by_name.get(getattr(getattr(node, "func", None), "id", None))
+                if isinstance(node, ast.Call) and callee is not None:  # TensorRT values passed on
+                    for param, arg in zip(callee.args.args, node.args):
+                        if rooted(arg, names) and param.arg not in local[id(callee)]:
+                            local[id(callee)].add(param.arg)
+                            grew = True
                 if isinstance(node, ast.Assign) and (_imports_tensorrt(node.value) or rooted(node.value, names)):
                     for target in node.targets:
                         k = key(target)
@@ -107,7 +115,8 @@ def project_uses() -> tuple[set[str], set[str]]:
 def test_the_walk_finds_the_uses():
     used, probed = project_uses()
     assert {"Builder", "OnnxParser", "create_builder_config", "set_memory_pool_limit", "build_serialized_network",
-            "set_tensor_address", "execute_async_v3", "deserialize_cuda_engine", "nptype"} <= used
+            "set_tensor_address", "execute_async_v3", "deserialize_cuda_engine", "nptype", "DLA_core",
+            "default_device_type", "set_flag", "num_DLA_cores"} <= used | probed
     assert "STRONGLY_TYPED" in probed
     sample = ("def build(x):\n    trt = require('tensorrt', 'trt')\n    b = trt.Builder(x)\n"
               "    c = b.create_builder_config()\n    c.set_flag(trt.BuilderFlag.FP16)\n")
