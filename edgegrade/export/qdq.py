@@ -93,24 +93,24 @@ def tensor_shapes(model) -> dict:
     return shapes
 
 
-def plan(model, exclude=()) -> dict[str, list[tuple[str, int]]]:
-    """Activation tensor -> the (node, input index) pairs that read it through its Q/DQ pair.
-    Weighted ops in `exclude` stay float, and so do the residual Adds they feed."""
+def plan(model, exclude=()) -> dict[str, list[tuple[int, int]]]:
+    """Activation tensor -> the (node index, input index) pairs that read it through its Q/DQ
+    pair. Weighted ops in `exclude` stay float, and so do the residual Adds they feed."""
     graph = model.graph
     producer, consumers, inits = graph_index(graph)
     shapes = tensor_shapes(model)
-    quantized = {n.name for n in graph.node if n.op_type in WEIGHTED and n.input[1] in inits
+    quantized = {id(n) for n in graph.node if n.op_type in WEIGHTED and n.input[1] in inits
                  and n.name not in set(exclude)}
     wanted = defaultdict(list)
-    for n in graph.node:
-        if n.name in quantized:
-            wanted[n.input[0]].append((n.name, 0))
+    for i, n in enumerate(graph.node):
+        if id(n) in quantized:
+            wanted[n.input[0]].append((i, 0))
         elif n.op_type == "Add":
             k = residual_partner(n, producer, shapes)
-            if k is not None and producer[n.input[k]].name in quantized:
-                wanted[n.input[1 - k]].append((n.name, 1 - k))
-        elif n.op_type in POOLS and any(c.name in quantized for c in consumers[n.output[0]]):
-            wanted[n.input[0]].append((n.name, 0))
+            if k is not None and id(producer[n.input[k]]) in quantized:
+                wanted[n.input[1 - k]].append((i, 1 - k))
+        elif n.op_type in POOLS and any(id(c) in quantized for c in consumers[n.output[0]]):
+            wanted[n.input[0]].append((i, 0))
     return dict(wanted)
 
 
@@ -148,12 +148,17 @@ def write(prepared, dst, images: np.ndarray, method: str, exclude=(), workdir: P
         new_nodes += [helper.make_node("QuantizeLinear", [tensor, s, z], [f"{tensor}_q"], name=f"{tensor}_Q"),
                       helper.make_node("DequantizeLinear", [f"{tensor}_q", s, z], [f"{tensor}_dq"], name=f"{tensor}_DQ")]
         rename.update({user: f"{tensor}_dq" for user in users})
-    for n in graph.node:
+    done = set()
+    for i, n in enumerate(graph.node):
         for k in range(len(n.input)):
-            if (n.name, k) in rename:
-                n.input[k] = rename[(n.name, k)]
-        if (n.name, 0) in rename and n.op_type in WEIGHTED:  # its weight: int8 per output channel
-            new_nodes.append(_quantize_weight(graph, n, inits[n.input[1]]))
+            if (i, k) in rename:
+                n.input[k] = rename[(i, k)]
+        if (i, 0) in rename and n.op_type in WEIGHTED:  # its weight: int8 per output channel
+            weight = n.input[1]
+            if weight not in done:  # (a weight shared by two convs: one int8 copy)
+                new_nodes.append(_quantize_weight(graph, n, inits[weight]))
+                done.add(weight)
+            n.input[1] = f"{weight}_dq"
     graph.node.extend(new_nodes)
     used = {i for n in graph.node for i in n.input}
     float_weights = [i for i in graph.initializer if i.name not in used]  # replaced by their int8 form
@@ -174,11 +179,10 @@ def _quantize_weight(graph, node, weight):
     shape = [1] * w.ndim
     shape[axis] = -1
     q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
-    name = weight.name  # (a weight shared by two convs would get two DQ nodes: none here)
+    name = weight.name
     graph.initializer.extend([numpy_helper.from_array(q, f"{name}_int8"),
                               numpy_helper.from_array(scale, f"{name}_wscale"),
                               numpy_helper.from_array(np.zeros(len(scale), np.int8), f"{name}_wzero")])
-    node.input[1] = f"{name}_dq"
     return helper.make_node("DequantizeLinear", [f"{name}_int8", f"{name}_wscale", f"{name}_wzero"], [f"{name}_dq"],
                             name=f"{name}_DQ", axis=axis)
 

@@ -69,7 +69,7 @@ def check_placement(model) -> list[str]:
         if weight_q != act_q:
             problems.append(f"R1 {n.name}: {'weight' if weight_q else 'activation'} quantized, the other float")
         elif weight_q:
-            quantized.add(n.name)
+            quantized.add(id(n))
             scale = const.get(dq_of(n.input[1]).input[1])
             channels = const[source(n.input[1])].shape[1 if n.op_type == "ConvTranspose" else 0]
             if n.op_type in WEIGHTED and (scale is None or scale.size != channels):
@@ -80,7 +80,7 @@ def check_placement(model) -> list[str]:
             plain = SimpleNamespace(input=[source(t) for t in n.input[:2]])
             k = residual_partner(plain, producer, shapes)
             partner = producer.get(plain.input[k]) if k is not None else None
-            if partner is None or partner.name not in quantized:
+            if partner is None or id(partner) not in quantized:
                 continue
             qs = [dq_of(t) is not None for t in n.input[:2]]
             both_convs = all(producer.get(t) is not None and producer[t].op_type in WEIGHTED for t in plain.input)
@@ -90,7 +90,7 @@ def check_placement(model) -> list[str]:
             after = [c for c in consumers[n.output[0]]]
             after += [c2 for c in after if c.op_type == "QuantizeLinear"
                       for dq in consumers[c.output[0]] for c2 in consumers[dq.output[0]]]
-            if any(c.name in quantized for c in after) and dq_of(n.input[0]) is None:
+            if any(id(c) in quantized for c in after) and dq_of(n.input[0]) is None:
                 problems.append(f"R3 {n.name}: pool between INT8 layers with a float input")
         elif n.op_type == "Concat":  # R4
             scales = {float(np.asarray(const.get(dq_of(t).input[1], np.nan)).reshape(-1)[0])
