@@ -1,8 +1,11 @@
 """Model inference on the CPU, side by side in one process: torch eager fp32 vs ONNX Runtime
-fp32, fp16 and int8 (Q/DQ), batch 1. Weights are random with realistic BatchNorm statistics:
-speed does not depend on what the weights learned (accuracy is gated by `edgegrade export`).
+fp32, fp16 and int8 (u8, and s8 with Q/DQ where TensorRT fuses them, from our writer and from
+NVIDIA ModelOpt where installed), and OpenVINO's CPU runtime on the same ONNX files where
+installed; batch 1. Weights are random with realistic BatchNorm statistics: speed does not
+depend on what the weights learned (accuracy is gated by `edgegrade export`).
 
     python benchmarks/inference_cpu.py [--size 256] [--threads 2] [--runs 20] [--json out.json]
+    (.venv-extras/bin/python for the ModelOpt and OpenVINO rows: bash scripts/extras_venv.sh)
 """
 
 import argparse
@@ -11,11 +14,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import importlib.util
+
 import numpy as np
 import torch
 
 from edgegrade.export.fp16 import to_fp16
-from edgegrade.export.int8 import prepare, quantize_int8
+from edgegrade.export.int8 import QUANTIZERS, prepare, quantize_int8
 from edgegrade.export.onnx_export import Deployable, export_onnx
 from edgegrade.runtime.backends import OnnxRuntimeBackend
 from edgegrade.train.archs import build_model
@@ -57,16 +62,29 @@ with tempfile.TemporaryDirectory() as tmp:
     to_fp16(fp32, Path(tmp) / "m16.onnx")
     calib = np.random.default_rng(1).standard_normal((a.calib, 3, a.size, a.size)).astype(np.float32)
     prepared = prepare(fp32, Path(tmp) / "prepared.onnx")
-    quantize_int8(prepared, Path(tmp) / "m8.onnx", calib, activations="s8")
-    quantize_int8(prepared, Path(tmp) / "m8u.onnx", calib, activations="u8")
-    for name, f in (("onnxruntime fp32", fp32), ("onnxruntime fp16", Path(tmp) / "m16.onnx"),
-                    ("onnxruntime int8 s8 (TensorRT)", Path(tmp) / "m8.onnx"),
-                    ("onnxruntime int8 u8 (CPU)", Path(tmp) / "m8u.onnx")):
+    files = {"onnxruntime fp32": fp32, "onnxruntime fp16": Path(tmp) / "m16.onnx"}
+    for name, quantizer, acts in (("int8 u8 (CPU)", "onnxruntime", "u8"), ("int8 s8 (TensorRT Q/DQ)", "onnxruntime", "s8"),
+                                  ("int8 s8 ModelOpt", "modelopt", "s8")):
+        if quantizer == "modelopt" and not importlib.util.find_spec("modelopt"):
+            continue
+        dst = Path(tmp) / f"{quantizer}-{acts}.onnx"
+        quantize_int8(prepared, dst, calib, QUANTIZERS[quantizer], activations=acts)
+        files[f"onnxruntime {name}"] = dst
+    for name, f in files.items():
         with OnnxRuntimeBackend(f, provider="cpu", threads=a.threads) as b:
             rows[name] = timed(lambda b=b: b.infer(x))
+    if importlib.util.find_spec("openvino"):  # the same ONNX files on OpenVINO's CPU plugin
+        import openvino as ov
+
+        core = ov.Core()
+        for name, f in files.items():
+            compiled = core.compile_model(str(f), "CPU", {"INFERENCE_NUM_THREADS": a.threads,
+                                                          "PERFORMANCE_HINT": "LATENCY"})
+            request = compiled.create_infer_request()
+            rows[name.replace("onnxruntime", "openvino")] = timed(lambda r=request: r.infer({0: x}))
 base = rows["torch eager fp32"]
 print(f"AttnRegDeepLab, {a.size}x{a.size}, batch 1, {a.threads} CPU threads, median of {a.runs} runs")
 for k, v in rows.items():
-    print(f"  {k:32s} {v:8.1f} ms  {1000 / v:6.1f} img/s  x{base / v:.2f} vs torch")
+    print(f"  {k:40s} {v:8.1f} ms  {1000 / v:6.1f} img/s  x{base / v:.2f} vs torch")
 if a.json:
     Path(a.json).write_text(json.dumps({"size": a.size, "threads": a.threads, "ms": rows}, indent=2))

@@ -172,18 +172,31 @@ class ExportConfig:
     calib: str | None = setting(None, "INT8 calibration images (default: the run's training split).",
                                 type=_path(exists=True, file_okay=False))
     calib_n: int = setting(200, "INT8 calibration images used.")
-    calib_method: str = setting("minmax", "INT8 calibration method.",
+    calib_method: str = setting("minmax", "INT8 calibration method (ModelOpt offers minmax, which it calls max, "
+                                "and entropy; a method the quantizer lacks is refused).",
                                 type=click.Choice(["minmax", "entropy", "percentile"]))
-    quantizer: str = setting("auto", "INT8 quantizer (auto: NVIDIA ModelOpt when installed).",
+    quantizer: str = setting("auto", "INT8 quantizer, one per bundle (auto: NVIDIA ModelOpt where installed and able "
+                             "to do what was asked, else onnxruntime).",
                              type=click.Choice(["auto", "onnxruntime", "modelopt"]))
-    int8_activations: str = setting("s8", "s8: symmetric (TensorRT); u8: asymmetric, faster with ONNX Runtime on "
-                                    "x86 CPUs without VNNI.", type=click.Choice(["s8", "u8"]))
+    int8_activations: str = setting("s8", "s8: symmetric, Q/DQ where TensorRT fuses them; u8: asymmetric on "
+                                    "Conv/Gemm/MatMul, faster with ONNX Runtime on x86 CPUs without VNNI.",
+                                    type=click.Choice(["s8", "u8"]))
+    int8_float: str = setting("fp32", "Precision of the layers an INT8 graph leaves out of INT8: fp32 (what the CPU "
+                              "gate measures, and the onnxruntime quantizer's only one) or fp16 (ModelOpt's "
+                              "default: faster on GPUs).", type=click.Choice(["fp32", "fp16"]))
     eval_n: int = setting(64, "Held-out images the gate runs on.")
     dynamic_batch: bool = setting(True, "--static-batch fixes the ONNX batch dimension to 1.",
                                   flag="--dynamic-batch/--static-batch")
     engine: bool = setting(False, "Also build TensorRT engines (needs tensorrt and a GPU).")
+    min_batch: int = setting(1, "TensorRT engines: smallest batch of the optimisation profile.")
+    opt_batch: int = setting(1, "TensorRT engines: the batch the profile is tuned for.")
     max_batch: int = setting(4, "TensorRT engines: largest batch of the optimisation profile.")
+    dla: int = setting(-1, "TensorRT engines: run on this Jetson DLA core, layers it cannot run falling back to the "
+                       "GPU (-1: the GPU only). Needs fp16 or int8 and one fixed batch (--min/--opt/--max-batch "
+                       "equal); refused where the TensorRT or the device has no DLA.")
     workspace_mb: int = setting(2048, "TensorRT engines: builder workspace limit (MiB).")
+    timing_cache: str | None = setting(None, "TensorRT engines: timing cache file, read and updated by every build "
+                                       "(default: timing.cache beside the bundle).", type=_path(dir_okay=False))
     version_compatible: bool = setting(False, "TensorRT version-compatible engines.")
     tolerance: dict = field(default_factory=dict)  # overrides: ddice, dmae, agreement (--tol-* flags)
 
@@ -204,6 +217,9 @@ class WatchConfig:
                            "tensorrt imports, else ONNX Runtime).", type=click.Choice(["auto", "onnxruntime", "tensorrt"]))
     provider: str = setting("auto", "ONNX Runtime execution provider.", type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]))
     video: str | None = setting(None, "Also write the annotated video (mp4).", type=_path(dir_okay=False))
+    display_width: int = setting(1280, "The overlay (window, video, snapshots) is drawn at the frame size divided by "
+                                 "the smallest whole factor that makes it at most this wide (1920 -> 960; 0: full "
+                                 "size).")
     snapshot_on_change: bool = True
     review_threshold: float = setting(0.10, "Flag when grader and mask ratios differ by more.")
     smooth: int = setting(15, "Frames of the same scene the grade is smoothed over.")

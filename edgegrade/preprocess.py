@@ -73,7 +73,7 @@ class Letterbox:
         if not self.frame_h:
             return view
         out = np.zeros((self.frame_h, self.frame_w) + view.shape[2:], view.dtype)
-        common = overlap(self.x0, self.y0, self.src_w, self.frame_h, self.frame_w)
+        common = overlap(self.x0, self.y0, self.src_w, self.frame_h, self.frame_w, self.src_h)
         if common:
             out[common[0]] = view[common[1]]
         return out
@@ -84,10 +84,11 @@ class Letterbox:
         return (pts - (self.pad_x, self.pad_y)) / self.scale + (self.x0, self.y0)
 
 
-def overlap(x0: int, y0: int, side: int, h: int, w: int):
-    """Where the side x side square at (x0, y0) meets an h x w image: (slices in the image,
-    slices in the square), or None when they do not meet."""
-    sx0, sy0, sx1, sy1 = max(0, x0), max(0, y0), min(w, x0 + side), min(h, y0 + side)
+def overlap(x0: int, y0: int, side: int, h: int, w: int, side_h: int | None = None):
+    """Where the side x side square (side x side_h rectangle) at (x0, y0) meets an h x w
+    image: (slices in the image, slices in the square), or None when they do not meet."""
+    side_h = side if side_h is None else side_h
+    sx0, sy0, sx1, sy1 = max(0, x0), max(0, y0), min(w, x0 + side), min(h, y0 + side_h)
     if sx1 <= sx0 or sy1 <= sy0:
         return None
     return (slice(sy0, sy1), slice(sx0, sx1)), (slice(sy0 - y0, sy1 - y0), slice(sx0 - x0, sx1 - x0))
@@ -147,14 +148,36 @@ def to_uint8_rgb(frame: np.ndarray, channel_order: str = "RGB") -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if channel_order == "RGB" else frame
 
 
+def shrink(view: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+    """-> (view averaged over k x k blocks, k), k the largest whole factor that keeps the
+    longer side >= size. Block averaging by a whole factor is OpenCV's fast INTER_AREA path
+    (a 1/6 shrink of an 840 px crop: 0.15 ms against 0.65 ms for one INTER_AREA resize by a
+    fractional factor). The rows and columns past the last whole block (< k) are dropped,
+    so a shrunk pixel i is exactly view pixels [i*k, (i+1)*k)."""
+    k = max(view.shape[:2]) // size
+    if k < 2:
+        return view, 1
+    h, w = view.shape[0] // k, view.shape[1] // k
+    return cv2.resize(view[:h * k, :w * k], (w, h), interpolation=cv2.INTER_AREA), k
+
+
 def letterbox(image: np.ndarray, size: int, pad_value: int = 0,
               interpolation=cv2.INTER_AREA) -> tuple[np.ndarray, Letterbox]:
     """Resize keeping the aspect ratio and pad to size x size, centred. Works for label maps
-    too (pass cv2.INTER_NEAREST and pad_value=0)."""
-    box = fit(image.shape[0], image.shape[1], size)
+    too (pass cv2.INTER_NEAREST and pad_value=0). Shrinking by area goes in two steps: whole
+    blocks first (`shrink`), then the small remainder; the view is then the image less its
+    last rows and columns past the last whole block (< 1/size of it), which the Letterbox
+    records (`frame_h`, `frame_w`), so masks and points still map back exactly."""
+    h, w = image.shape[:2]
+    k = max(h, w) // size if interpolation == cv2.INTER_AREA else 1
+    if k >= 2:
+        image, _ = shrink(image, size)
+    box = fit(image.shape[0] * max(k, 1), image.shape[1] * max(k, 1), size)
+    if k >= 2 and (box.src_h, box.src_w) != (h, w):
+        box = replace(box, frame_h=h, frame_w=w)
     resized = image
     if (box.new_h, box.new_w) != image.shape[:2]:
-        if interpolation == cv2.INTER_AREA and box.scale > 1:
+        if interpolation == cv2.INTER_AREA and box.new_w > image.shape[1]:
             interpolation = cv2.INTER_LINEAR  # INTER_AREA is for shrinking
         resized = cv2.resize(image, (box.new_w, box.new_h), interpolation=interpolation)
     right = size - box.new_w - box.pad_x
@@ -191,6 +214,9 @@ def letterbox_label(label: np.ndarray, size: int) -> np.ndarray:
     """A label map letterboxed like its image. Shrinking is by area: a model pixel is
     fragment (embryo) where at least half of the frame pixels under it are, which keeps
     2-3 px fragments where nearest-neighbour sampling would keep or drop them at random."""
+    k = max(label.shape[:2]) // size
+    if k >= 2:  # the view letterbox uses: whole blocks only
+        label = label[:label.shape[0] // k * k, :label.shape[1] // k * k]
     box = fit(label.shape[0], label.shape[1], size)
     if box.scale >= 1 or (box.new_h, box.new_w) == label.shape[:2]:
         return letterbox(label, size, 0, cv2.INTER_NEAREST)[0]

@@ -72,9 +72,8 @@ def build_engines(bundle, cfg) -> dict:
     header = None
     for role, mod in manifest["modules"].items():
         path = bundle / "engines" / f"{role}.{prec}.engine"
-        header = build_engine(bundle / mod["artifacts"][prec]["file"], path, size=size, max_batch=cfg.max_batch,
-                              workspace_mb=cfg.workspace_mb, timing_cache=bundle / "engines" / "timing.cache",
-                              version_compatible=cfg.version_compatible)
+        header = build_engine(bundle / mod["artifacts"][prec]["file"], path, cfg, size=size, precision=prec,
+                              timing_cache=bundle / "engines" / "timing.cache")
         mod["engines"] = {prec: file_entry(bundle, path)}
     manifest["tensorrt"] = header
     write_manifest(bundle, manifest)

@@ -1,27 +1,25 @@
 """INT8 by explicit quantization: Q/DQ nodes from calibration on real preprocessed images,
-per-channel symmetric weights and symmetric activations (what TensorRT's strongly typed
-builder expects). NVIDIA ModelOpt's ONNX quantizer is used when installed, else
-onnxruntime.quantization. TensorRT's implicit calibrators (removed in 11) are never used."""
+per-channel symmetric weights (what TensorRT's strongly typed builder expects); TensorRT's
+implicit calibrators (removed in 11) are never used.
+
+A quantizer is one record in QUANTIZERS, chosen once per export (`choose_quantizer`) and used
+for every module and every fallback attempt, so a bundle never mixes quantizers; the manifest
+names it. What a quantizer does not offer (a calibration method, activation flavour or float
+precision) is refused in one line, never swapped for something else."""
 
 import importlib.util
+import re
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
+from edgegrade.errors import EdgegradeError
+from edgegrade.export.qdq import CalibrationReader
+
 METHODS = ("minmax", "entropy", "percentile")
-
-
-class _Reader:
-    """onnxruntime.quantization CalibrationDataReader over an N x 3 x S x S array."""
-
-    def __init__(self, images: np.ndarray, input_name: str):
-        self.items = iter([{input_name: images[i:i + 1]} for i in range(len(images))])
-
-    def get_next(self):
-        return next(self.items, None)
-
-    def rewind(self):  # pragma: no cover - newer onnxruntime may call it
-        pass
 
 
 def prepare(src, dst) -> Path:
@@ -34,39 +32,110 @@ def prepare(src, dst) -> Path:
     return Path(dst)
 
 
-def quantize_int8(prepared, dst, images: np.ndarray, *, method: str = "minmax", exclude=(),
-                  quantizer: str = "auto", activations: str = "s8") -> dict:
-    """Write dst with Q/DQ from a `prepare`d graph; returns what was done (quantizer, method,
-    excluded nodes).
+def _onnxruntime(prepared, dst, images, method, exclude, activations, float_dtype, workdir):
+    """s8: our writer, Q/DQ where TensorRT fuses them (export/qdq.py); u8: onnxruntime's
+    quantize_static on Conv/Gemm/MatMul, asymmetric u8 activations, the pattern its x86 CPU
+    kernels run fastest without VNNI."""
+    if activations == "s8":
+        from edgegrade.export.qdq import write
 
-    activations "s8": symmetric signed (zero point 0), what TensorRT needs; "u8": asymmetric
-    unsigned, for ONNX Runtime on x86 CPUs without VNNI, where u8 x s8 kernels are the fast ones."""
-    if quantizer == "auto":
-        quantizer = "modelopt" if importlib.util.find_spec("modelopt") and not exclude else "onnxruntime"
-    if quantizer == "modelopt" and activations == "s8":
-        return _modelopt(prepared, dst, images, method)
+        write(prepared, dst, images, method, exclude, workdir)
+        return
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     quantize_static(
-        str(prepared), str(dst), _Reader(images, "image"), quant_format=QuantFormat.QDQ,
-        per_channel=True, activation_type=QuantType.QInt8 if activations == "s8" else QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
+        str(prepared), str(dst), CalibrationReader(images, "image"), quant_format=QuantFormat.QDQ, per_channel=True,
+        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
         calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                           "percentile": CalibrationMethod.Percentile}[method],
         op_types_to_quantize=["Conv", "Gemm", "MatMul"], nodes_to_exclude=list(exclude),
-        extra_options={"ActivationSymmetric": activations == "s8", "WeightSymmetric": True,
-                       "CalibMovingAverage": method == "minmax"},
+        extra_options={"ActivationSymmetric": False, "WeightSymmetric": True, "CalibMovingAverage": method == "minmax"},
     )
-    return {"quantizer": "onnxruntime", "method": method, "activations": activations, "excluded": list(exclude)}
 
 
-def _modelopt(src, dst, images, method):  # pragma: no cover - needs nvidia-modelopt
+def _modelopt(prepared, dst, images, method, exclude, activations, float_dtype, workdir):
+    """NVIDIA ModelOpt's ONNX INT8 mode: its own TensorRT-guided placement; excluded layers by
+    exact name (it takes regular expressions); the layers it leaves out in float_dtype."""
     from modelopt.onnx.quantization import quantize
 
-    quantize(onnx_path=str(src), quantize_mode="int8", calibration_data=images,
-             calibration_method={"minmax": "max", "entropy": "entropy", "percentile": "max"}[method],
-             output_path=str(dst))
-    return {"quantizer": "modelopt", "method": method, "activations": "s8", "excluded": []}
+    from edgegrade.runtime.backends import ort_providers
+
+    eps = ["cuda:0", "cpu"] if "CUDAExecutionProvider" in ort_providers("auto") else ["cpu"]
+    quantize(onnx_path=str(prepared), quantize_mode="int8", calibration_data={"image": images},
+             calibration_method=QUANTIZERS["modelopt"].methods[method], calibration_eps=eps,
+             nodes_to_exclude=[re.escape(n) + "$" for n in exclude], high_precision_dtype=float_dtype,
+             output_path=str(dst), log_level="WARNING")
+
+
+@dataclass(frozen=True)
+class Quantizer:
+    name: str
+    methods: dict  # --calib-method -> the quantizer's own name for it
+    activations: tuple  # --int8-activations it writes
+    float_dtypes: tuple  # --int8-float: precision of the layers it leaves out of INT8
+    module: str  # what must import
+    extra: str  # the pip extra that installs it
+    run: Callable
+
+
+QUANTIZERS = {
+    "onnxruntime": Quantizer("onnxruntime", {m: m for m in METHODS}, ("s8", "u8"), ("fp32",),
+                             "onnxruntime.quantization", "export", _onnxruntime),
+    "modelopt": Quantizer("modelopt", {"minmax": "max", "entropy": "entropy"}, ("s8",), ("fp32", "fp16"),
+                          "modelopt.onnx.quantization", "modelopt", _modelopt),
+}
+
+
+def _installed(q: Quantizer) -> bool:
+    try:
+        return importlib.util.find_spec(q.module) is not None
+    except ModuleNotFoundError:  # its parent package is absent
+        return False
+
+
+def _refusal(q: Quantizer, method: str, activations: str, float_dtype: str) -> str | None:
+    if method not in q.methods:
+        return f"--calib-method {method}: {q.name} offers {', '.join(q.methods)}"
+    if activations not in q.activations:
+        return f"--int8-activations {activations}: {q.name} writes {', '.join(q.activations)}"
+    if float_dtype not in q.float_dtypes:
+        return f"--int8-float {float_dtype}: {q.name} keeps the other layers in {', '.join(q.float_dtypes)}"
+    return None
+
+
+def choose_quantizer(name: str, method: str, activations: str, float_dtype: str) -> Quantizer:
+    """The one quantizer of an export. auto: ModelOpt where it is installed and does what was
+    asked, else onnxruntime; a named one that is absent or cannot do it is refused."""
+    if name == "auto":
+        mo = QUANTIZERS["modelopt"]
+        name = "modelopt" if _installed(mo) and _refusal(mo, method, activations, float_dtype) is None else "onnxruntime"
+    if name not in QUANTIZERS:
+        raise EdgegradeError(f"--quantizer {name}: choose auto or {', '.join(QUANTIZERS)}")
+    q = QUANTIZERS[name]
+    if not _installed(q):
+        raise EdgegradeError(f"--quantizer {name}: {q.module} is not installed; pip install 'edgegrade[{q.extra}]'")
+    why = _refusal(q, method, activations, float_dtype)
+    if why:
+        raise EdgegradeError(f"--quantizer {name}: {why}")
+    return q
+
+
+def quantize_int8(prepared, dst, images: np.ndarray, quantizer: Quantizer, *, method: str = "minmax",
+                  activations: str = "s8", float_dtype: str = "fp32", exclude=()) -> dict:
+    """Write dst with Q/DQ from a `prepare`d graph; -> what was done: quantizer, method (ours
+    and its own name for it), activations, float precision, excluded layers and, for s8, the
+    breaches of TensorRT's placement rules (export/qdq_rules.py; empty when it follows them)."""
+    import onnx
+
+    from edgegrade.export.qdq_rules import check_placement
+
+    with tempfile.TemporaryDirectory() as tmp:
+        quantizer.run(prepared, dst, images, method, list(exclude), activations, float_dtype, Path(tmp))
+    info = {"quantizer": quantizer.name, "method": method, "quantizer_method": quantizer.methods[method],
+            "activations": activations, "float_dtype": float_dtype, "excluded": list(exclude)}
+    if activations == "s8":
+        info["placement_breaches"] = check_placement(onnx.load(str(dst)))
+    return info
 
 
 def layer_sensitivity(prepared, int8_path, images: np.ndarray) -> list[tuple[str, float]]:

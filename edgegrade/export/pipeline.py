@@ -72,6 +72,15 @@ def export_bundle(cfg: ExportConfig, progress=print) -> dict:
         raise EdgegradeError(f"--precision {cfg.precision}: choose from {', '.join(PRECISIONS)}")
     if cfg.engine and cfg.precision == "int8" and cfg.int8_activations != "s8":
         raise EdgegradeError("--engine needs --int8-activations s8: TensorRT takes only symmetric INT8")
+    if cfg.engine:  # before minutes of export, not after
+        from edgegrade.export.engine import check_engine_options
+
+        check_engine_options(cfg, cfg.precision)
+    quantizer = None
+    if cfg.precision == "int8":  # one quantizer for every module and every fallback attempt
+        from edgegrade.export.int8 import choose_quantizer
+
+        quantizer = choose_quantizer(cfg.quantizer, cfg.calib_method, cfg.int8_activations, cfg.int8_float)
     run = Path(cfg.run)
     modules = find_modules(run)
     states = {role: checkpoint.load(path) for role, path in modules.items()}
@@ -86,7 +95,7 @@ def export_bundle(cfg: ExportConfig, progress=print) -> dict:
         tmp = stage.folder
         for role, state in states.items():
             entries[role], report["modules"][role] = export_module(role, state, modules[role], spec, cfg, tmp,
-                                                                   evalset, calib, progress)
+                                                                   evalset, calib, progress, quantizer)
         report["passed"] = all(g["passed"] for m in report["modules"].values() for g in m["artifacts"].values())
         manifest = build_manifest(cfg, spec, get_task(first["train_config"].get("task")), entries, report)
         write_manifest(tmp, manifest)
@@ -110,7 +119,8 @@ def is_deployable(bundle: Path) -> bool:
         return False
 
 
-def export_module(role, state, source: Path, spec, cfg: ExportConfig, tmp: Path, evalset, calib, progress):
+def export_module(role, state, source: Path, spec, cfg: ExportConfig, tmp: Path, evalset, calib, progress,
+                  quantizer=None):
     """One module: ONNX (parity-checked), the torch reference on the held-out images, the
     precision's artifact, each gated; engines when asked. -> (manifest entry, report)."""
     from edgegrade.export.onnx_export import export_onnx, reference_outputs
@@ -138,7 +148,7 @@ def export_module(role, state, source: Path, spec, cfg: ExportConfig, tmp: Path,
     report = {"source": str(source), "onnx_parity": parity, "reference": _public(ref_score), "artifacts": gates}
     if cfg.precision == "int8":
         artifacts["int8"], gates["int8"], report["quantization"] = _int8_with_fallback(
-            role, fp32, tmp / f"{role}.int8.onnx", calib, cfg, ref, ref_score, evalset, tol, progress)
+            role, fp32, tmp / f"{role}.int8.onnx", calib, cfg, quantizer, ref, ref_score, evalset, tol, progress)
     engines = {}
     if cfg.engine:
         report["engine"], engines[cfg.precision] = _engine(role, artifacts[cfg.precision], spec, cfg, tmp, progress)
@@ -160,8 +170,8 @@ def _engine(role, onnx_path, spec, cfg: ExportConfig, tmp: Path, progress):
     progress(f"[{role}] building TensorRT engine")
     (tmp / "engines").mkdir(exist_ok=True)
     path = tmp / "engines" / f"{role}.{cfg.precision}.engine"
-    header = build_engine(onnx_path, path, size=spec.size, max_batch=cfg.max_batch, workspace_mb=cfg.workspace_mb,
-                          timing_cache=Path(cfg.out).parent / "timing.cache", version_compatible=cfg.version_compatible)
+    header = build_engine(onnx_path, path, cfg, size=spec.size, precision=cfg.precision,
+                          timing_cache=Path(cfg.out).parent / "timing.cache")
     return header, path
 
 
@@ -176,6 +186,9 @@ def build_manifest(cfg: ExportConfig, spec, task, entries: dict, report: dict) -
         "task": task.name, "modules": entries, "export_config": asdict(cfg),
         "accuracy": {r: {p: {k: g.get(k) for k in gate_keys} for p, g in m["artifacts"].items()}
                      for r, m in report["modules"].items()},
+        "quantization": next(({k: m["quantization"][k] for k in ("quantizer", "method", "quantizer_method",
+                                                                  "activations", "float_dtype")}
+                              for m in report["modules"].values() if "quantization" in m), None),
         "tensorrt": next((m["engine"] for m in report["modules"].values() if "engine" in m), None)
         or {"note": "no engines in this bundle; build them on the target with `edgegrade export --engine-only BUNDLE`"},
     }
@@ -192,27 +205,29 @@ def _gate(role, path, ref, ref_score, evalset, tol) -> dict:
     result.update(file=Path(path).name, mb=Path(path).stat().st_size / 1e6, ms_per_image_ort_cpu=result["ms_per_image"])
     return result
 
-def _int8_with_fallback(role, fp32, dst, calib, cfg, ref, ref_score, evalset, tol, progress):
+def _int8_with_fallback(role, fp32, dst, calib, cfg, quantizer, ref, ref_score, evalset, tol, progress):
     """Quantize; if the gate fails, keep the layers that add the most error (measured per
-    layer) in floating point, 1, 2, 4, ... and finally all of them, until the gate passes."""
+    layer) in floating point, 1, 2, 4, ... and finally all of them, until the gate passes.
+    Every attempt uses the same quantizer, which is told the layers to leave out."""
     import tempfile
 
     from edgegrade.export.int8 import layer_sensitivity, prepare, quantize_int8
 
-    progress(f"[{role}] INT8 calibration on {len(calib)} images ({cfg.calib_method}, {cfg.int8_activations})")
+    progress(f"[{role}] INT8 calibration on {len(calib)} images ({quantizer.name}, {cfg.calib_method}, "
+             f"{cfg.int8_activations}, float layers {cfg.int8_float})")
+    kw = dict(method=cfg.calib_method, activations=cfg.int8_activations, float_dtype=cfg.int8_float)
+    ranking = []
     with tempfile.TemporaryDirectory() as tmp:
         prepared = prepare(fp32, Path(tmp) / "prepared.onnx")
-        kw = dict(method=cfg.calib_method, activations=cfg.int8_activations)
-        info = quantize_int8(prepared, dst, calib, quantizer=cfg.quantizer, **kw)
+        info = quantize_int8(prepared, dst, calib, quantizer, **kw)
         gate = _gate(role, dst, ref, ref_score, evalset, tol)
-        if gate["passed"]:
-            return dst, gate, info
-        ranking = layer_sensitivity(prepared, dst, calib[: min(8, len(calib))])
+        if not gate["passed"]:
+            ranking = layer_sensitivity(prepared, dst, calib[: min(8, len(calib))])
         k = 0
         while not gate["passed"] and k < len(ranking):
             k = min(max(1, 2 * k), len(ranking))
             progress(f"[{role}] INT8 gate failed ({', '.join(gate['failures'])}); keeping {k} layer(s) in float")
-            info = quantize_int8(prepared, dst, calib, exclude=[n for n, _ in ranking[:k]], quantizer="onnxruntime", **kw)
+            info = quantize_int8(prepared, dst, calib, quantizer, exclude=[n for n, _ in ranking[:k]], **kw)
             gate = _gate(role, dst, ref, ref_score, evalset, tol)
     info["sensitivity_top"] = ranking[:10]
     return dst, gate, info

@@ -20,8 +20,13 @@ def write_markdown(path: Path, manifest: dict, report: dict, bundle: Path) -> No
                          f"{'pass' if g['passed'] else 'FAIL: ' + '; '.join(g['failures'])} |")
         q = mod.get("quantization")
         if q:
-            lines += ["", f"{role} INT8: {q['quantizer']} ({q['method']}), layers kept in float: "
-                          f"{', '.join(q['excluded']) or 'none'}"]
+            breaches = q.get("placement_breaches")
+            placement = "" if breaches is None else ("; Q/DQ where TensorRT fuses them" if not breaches else
+                                                    f"; {len(breaches)} breaches of TensorRT's Q/DQ placement: "
+                                                    + "; ".join(breaches[:3]))
+            lines += ["", f"{role} INT8: {q['quantizer']} ({q['method']}, its '{q.get('quantizer_method', q['method'])}'), "
+                          f"{q['activations']} activations, layers out of INT8 in {q.get('float_dtype', 'fp32')}, "
+                          f"kept in float by the gate: {', '.join(q['excluded']) or 'none'}{placement}"]
     lines += ["", "TensorRT: " + (manifest["tensorrt"].get("note") or
                                   f"TensorRT {manifest['tensorrt'].get('tensorrt')} on {manifest['tensorrt'].get('gpu')}")]
     path.write_text("\n".join(lines) + "\n")

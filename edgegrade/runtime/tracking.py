@@ -1,6 +1,8 @@
 """The embryo's box over a live feed: found once with the localiser's two passes, then followed
 with the fine pass alone (the tracked box is its hint), smoothed so the crop does not jitter,
-re-found from scratch when the fine pass loses it, when it jumps, or every `recheck` frames."""
+re-found from scratch when the fine pass loses it or when it jumps; every `recheck` frames the
+coarse pass looks at the whole frame again and a full search follows only if it finds the
+embryo elsewhere."""
 
 import numpy as np
 
@@ -23,9 +25,10 @@ class RoiTracker:
     def update(self, frame: np.ndarray) -> Roi | None:
         """The smoothed box for this frame, or None: no embryo in view (after `patience`
         frames without one; a brief dropout, a pipette passing, keeps the last box)."""
-        hint = self.roi if self.roi is not None and self.since_full < self.recheck else None
-        found = self.localiser(frame, hint)
-        self.since_full = self.since_full + 1 if hint is not None else 0
+        recheck = self.roi is not None and self.since_full >= self.recheck
+        hint = self.roi  # a recheck looks at the whole frame too (Localiser's `recheck`)
+        found = self.localiser(frame, hint, recheck=recheck)
+        self.since_full = 0 if hint is None or recheck else self.since_full + 1
         if found is None and hint is not None:  # lost with the hint: search the whole frame
             found = self.localiser(frame)
             self.since_full = 0

@@ -74,6 +74,9 @@ class TensorRTBackend(Backend):
             raise EdgegradeError(f"{self.path}: built for {header.get('gpu')} (sm {header.get('compute_capability')}), "
                                  f"this is {here['gpu']} (sm {here['compute_capability']}); rebuild on this device")
         self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        if header.get("dla_core", -1) >= 0:  # built for a DLA core: run on it
+            self.runtime.DLA_core = int(header["dla_core"])
+        self.max_batch = max(self.max_batch, int(header.get("max_batch", 1)))
         self.engine = self.runtime.deserialize_cuda_engine(blob)
         if self.engine is None:
             raise EdgegradeError(f"{self.path}: TensorRT could not deserialize the engine")

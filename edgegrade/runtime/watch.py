@@ -40,11 +40,17 @@ class StopFlag:
             signal.signal(sig, handler)
 
 
+# What the loop spends on a frame besides the models, waiting for the camera and the other
+# sinks (video, snapshots, window: reported as "sinks").
+OUTSIDE_INFERENCE = ("localise", "preprocess", "postprocess", "overlay", "log")
+
+
 def percentiles(values) -> dict:
     if not values:
         return {}
     a = np.asarray(values)
-    return {"p50": round(float(np.percentile(a, 50)), 2), "p95": round(float(np.percentile(a, 95)), 2)}
+    return {"mean": round(float(a.mean()), 2), "p50": round(float(np.percentile(a, 50)), 2),
+            "p95": round(float(np.percentile(a, 95)), 2)}
 
 
 class Tally:
@@ -62,6 +68,9 @@ class Tally:
     def add(self, result, latency_ms: float, truth: dict | None = None):
         for k, v in result.timings.items():
             self.stages.setdefault(k, []).append(v)
+        # per frame, so its p95 is a frame's, not a sum of the stages' p95s
+        self.stages.setdefault("outside_inference", []).append(
+            sum(v for k, v in result.timings.items() if k in OUTSIDE_INFERENCE))
         if truth is not None:  # a synthetic feed that knows each frame's grade
             counts = self.truth.setdefault(truth["grade"], [0, 0, 0])
             counts[0] += 1
@@ -109,14 +118,16 @@ def watch(cfg: WatchConfig, echo=print) -> dict:
                 handoff = 1000 * (time.perf_counter() - frame.captured)
                 result = pipe.process(frame)
                 t0 = time.perf_counter()
-                overlay = draw(frame.image, result, tally.fps)
+                overlay = draw(frame.image, result, tally.fps, cfg.display_width)
                 t1 = time.perf_counter()
                 result.timings = {"capture_handoff": handoff, **result.timings, "overlay": 1000 * (t1 - t0)}
                 latency = log.write_result(result, frame.captured)  # first: every result is logged
-                result.timings["log"] = 1000 * (time.perf_counter() - t1)
-                tally.add(result, latency, frame.truth)
+                t2 = time.perf_counter()
+                result.timings["log"] = 1000 * (t2 - t1)
                 for sink in sinks:
                     sink.write(frame, result, overlay)
+                result.timings["sinks"] = 1000 * (time.perf_counter() - t2)  # video, snapshots, window
+                tally.add(result, latency, frame.truth)
                 if flag.stop or (window and window.quit) or (cfg.max_frames and tally.frames >= cfg.max_frames):
                     break
         finally:

@@ -22,8 +22,8 @@ from torch import nn
 from tqdm import tqdm
 
 from edgegrade.imageio import atomic_write_bytes
-from edgegrade.localise import FINE_SIDE, NET_SIZE, net_input, shrink
-from edgegrade.preprocess import letterbox, square_crop
+from edgegrade.localise import FINE_SIDE, NET_SIZE, net_input
+from edgegrade.preprocess import letterbox, shrink, square_crop
 from edgegrade.scenes import render_scene
 
 OUT_SIZE = NET_SIZE // 4
@@ -56,7 +56,7 @@ def hull(mask: np.ndarray) -> np.ndarray:
 def _target(mask: np.ndarray) -> np.ndarray:
     """A view's embryo mask -> the 32x32 soft target of its hull, shrunk and letterboxed as
     net_input does."""
-    boxed, _ = letterbox(shrink(hull(mask))[0], NET_SIZE)
+    boxed, _ = letterbox(shrink(hull(mask), NET_SIZE)[0], NET_SIZE)
     return cv2.resize(boxed, (OUT_SIZE, OUT_SIZE), interpolation=cv2.INTER_AREA)
 
 

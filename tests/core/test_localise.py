@@ -131,3 +131,22 @@ def test_tracker_follows_hides_and_refinds():
     jitter = np.std([b.centre for b in first], axis=0)
     assert (jitter < 3).all(), jitter  # the smoothed box does not dance
     assert all(b is not None for b in boxes[32:45]) and iou(boxes[44], feed.scenes[2].box) > 0.6
+
+
+def test_recheck_keeps_the_track_with_one_fine_pass_and_moves_when_the_embryo_is_elsewhere():
+    feed = SceneFeed(1280, 960, seed=0, frames=1, block=15)
+    frame = next(feed)
+    loc = default_localiser()
+    truth = loc(frame)
+    passes = []
+    original = loc._pass
+    loc._pass = lambda *a, **k: passes.append(k.get("fine", False)) or original(*a, **k)
+    try:
+        kept = loc(frame, truth, recheck=True)  # coarse pass agrees: one fine pass
+        assert passes == [False, True] and iou(kept, truth) > 0.9
+        passes.clear()
+        wrong = Roi(20, 20, 60, 60)  # a stale box far from the embryo: a full search follows
+        moved = loc(frame, wrong, recheck=True)
+        assert passes == [False, True, True] and iou(moved, truth) > 0.9
+    finally:
+        loc._pass = original

@@ -48,3 +48,23 @@ def test_normalisation_and_channel_order():
     assert x[0, 0, 0] == pytest.approx((1 - spec.mean[0]) / spec.std[0], rel=1e-5)
     assert x[2, 0, 0] == pytest.approx((0 - spec.mean[2]) / spec.std[2], rel=1e-5)
     assert to_uint8_rgb(bgr)[0, 0].tolist() == [255, 0, 0]
+
+
+def test_two_step_area_shrink_matches_one_resize_and_maps_back_exactly():
+    """A 1080p frame shrinks by whole blocks first (the fast path), then by the remainder;
+    the picture differs from one INTER_AREA resize by less than a grey level on average and
+    the inverse mapping covers the whole frame (the dropped last rows and columns are zero)."""
+    from edgegrade.feed import SceneFeed
+
+    frame = next(SceneFeed(1917, 1080))
+    out, box = letterbox(frame, 256)
+    one = cv2.resize(frame[:box.src_h, :box.src_w], (box.new_w, box.new_h), interpolation=cv2.INTER_AREA)
+    inner = out[box.pad_y:box.pad_y + box.new_h, box.pad_x:box.pad_x + box.new_w]
+    assert np.abs(inner.astype(int) - one).mean() < 1.0
+    assert (box.src_h, box.src_w, box.frame_h, box.frame_w) == (1078, 1911, 1080, 1917)  # k = 7
+    back = box.to_frame(out)
+    assert back.shape == frame.shape and back[1078:].max() == 0 and back[:, 1911:].max() == 0
+    mark = np.zeros((256, 256), np.uint8)
+    mark[box.pad_y + 40, box.pad_x + 100] = 1
+    y, x = np.argwhere(box.to_frame(mark, cv2.INTER_NEAREST)).mean(axis=0)
+    assert abs(x - (100 + 0.5) / box.scale) < 4 and abs(y - (40 + 0.5) / box.scale) < 4

@@ -78,6 +78,10 @@ def test_int8_bundle_has_symmetric_qdq(dual_run, tmp_path):
     export_bundle(ExportConfig(run=str(dual_run), out=str(out), precision="int8", calib_n=8, eval_n=8,
                                tolerance={"dmae": 0.05, "ddice": 0.05}), **quiet)
     m = read_manifest(out)
+    assert m["quantization"]["quantizer"] in ("onnxruntime", "modelopt") and m["quantization"]["activations"] == "s8"
+    report = json.loads((out / "report.json").read_text())
+    assert {r["quantization"]["quantizer"] for r in report["modules"].values()} == {m["quantization"]["quantizer"]}
+    assert all(r["quantization"]["placement_breaches"] == [] for r in report["modules"].values())
     proto = onnx.load(str(out / m["modules"]["assistant"]["artifacts"]["int8"]["file"]))
     q = [n for n in proto.graph.node if n.op_type == "QuantizeLinear"]
     assert len(q) > 50

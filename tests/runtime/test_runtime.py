@@ -210,3 +210,31 @@ def test_a_model_that_always_says_one_grade_agrees_on_a_quarter():
     s = tally.summary()["truth"]
     assert s["agreement"] == 0.25 and s["per_grade"]["D"]["agreement"] == 1 and s["per_grade"]["A"]["agreement"] == 0
     assert s["review"] == 0.1
+
+
+def test_watch_reports_mean_and_the_per_frame_cost_outside_inference(fp16_bundle, tmp_path):
+    s = watch(WatchConfig(bundle=str(fp16_bundle), source="synthetic-dish:1920x1080#8", out=str(tmp_path),
+                          headless=True, video=str(tmp_path / "v.mp4")), **quiet)
+    lat = s["latency_ms"]
+    assert {"mean", "p50", "p95"} <= set(lat["outside_inference"]) and lat["sinks"]["mean"] > 0
+    stages = [lat[k]["mean"] for k in ("localise", "preprocess", "postprocess", "overlay", "log") if k in lat]
+    # the per-frame sum: its mean is the sum of the stages' means (frames without a stage count 0)
+    assert abs(lat["outside_inference"]["mean"] - sum(stages)) < 0.5 * sum(stages)
+    assert lat["outside_inference"]["mean"] < lat["result"]["mean"] + lat["sinks"]["mean"]
+    video = cv2.VideoCapture(str(tmp_path / "v.mp4"))
+    assert video.read()[1].shape[:2] == (540, 960)  # drawn at display size: 1920 / 2
+
+
+def test_overlay_at_display_size_scales_the_contours():
+    from types import SimpleNamespace
+
+    from edgegrade.runtime.overlay import display_factor, draw
+
+    assert [display_factor(w, 1280) for w in (640, 1280, 1920, 3840)] == [1, 1, 2, 3]
+    frame = np.zeros((1080, 1920), np.uint8)
+    contour = np.array([[1000, 500], [1400, 500], [1400, 900]], np.int32)
+    result = SimpleNamespace(roi=None, embryo_contours=[], fragment_contours=[contour], review=False,
+                             headline=("Grade A", [], (255, 255, 255)), timings={})
+    small, full = draw(frame, result, max_width=1280), draw(frame, result)
+    assert small.shape == (540, 960, 3) and full.shape == (1080, 1920, 3)
+    assert small[250, 600].any() and full[500, 1200].any() and not small[500, 600].any()

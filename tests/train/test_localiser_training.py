@@ -1,18 +1,19 @@
 import cv2
 import numpy as np
 
-from edgegrade.localise import NET_SIZE, Localiser, shrink
+from edgegrade.localise import NET_SIZE, Localiser
+from edgegrade.preprocess import shrink
 from edgegrade.train.localiser import OUT_SIZE, hull, scene_samples, train_localiser
 
 
 def test_shrink_averages_whole_blocks():
     view = np.arange(300 * 520, dtype=np.float32).reshape(300, 520)
-    small, k = shrink(view)
+    small, k = shrink(view, NET_SIZE)
     assert k == 520 // NET_SIZE == 4 and small.shape == (75, 130)
     # shrunk pixel (i, j) is the mean of frame pixels [4i, 4i+4) x [4j, 4j+4): box maps stay exact
     assert np.allclose(small[10, 20], view[40:44, 80:84].mean())
     assert np.allclose(small[-1, -1], view[296:300, 516:520].mean())
-    same, k1 = shrink(np.zeros((200, 250), np.uint8))
+    same, k1 = shrink(np.zeros((200, 250), np.uint8), NET_SIZE)
     assert k1 == 1 and same.shape == (200, 250)
 
 
