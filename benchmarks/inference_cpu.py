@@ -9,12 +9,11 @@ depend on what the weights learned (accuracy is gated by `edgegrade export`).
 """
 
 import argparse
+import importlib.util
 import json
 import tempfile
 import time
 from pathlib import Path
-
-import importlib.util
 
 import numpy as np
 import torch

@@ -20,7 +20,7 @@ from edgegrade.augment import AUGMENTS
 from edgegrade.boxes import locate_samples
 from edgegrade.preprocess import PreprocessSpec
 from edgegrade.recipes import MTL
-from edgegrade.synth import write_dataset
+from edgegrade.synth_dataset import write_dataset
 from edgegrade.train.archs import build_model
 from edgegrade.train.data import EmbryoDataset, EpochSampler
 from edgegrade.train.losses import total_loss

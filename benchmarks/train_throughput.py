@@ -50,7 +50,7 @@ def batches():
     from edgegrade.augment import AUGMENTS
     from edgegrade.boxes import locate_samples
     from edgegrade.preprocess import PreprocessSpec
-    from edgegrade.synth import write_dataset
+    from edgegrade.synth_dataset import write_dataset
     from edgegrade.train.data import EmbryoDataset, EpochSampler
 
     tmp = tempfile.mkdtemp()

@@ -9,21 +9,13 @@ Hoffman-like relief, defocus and noise. Everything is drawn from one seeded gene
 (seed, index) pair always gives the same image.
 """
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edgegrade.datasets import write_labels_csv
-
-# Bumped whenever the renderer's images change: figures made on synthetic data name it (README),
-# and a changed renderer means running them again. Datasets record it in DIR/synth.json.
-RENDERER = "embryo-v1"
-from edgegrade.grading import CELL, FRAGMENT, GRADES, fragment_ratio, grade_of
-from edgegrade.imageio import write_image
+from edgegrade.grading import CELL, FRAGMENT, GRADES, fragment_ratio
 
 
 @dataclass
@@ -225,38 +217,3 @@ def _stamp(img, rng, s):
         org = (int(min(x * s, s - w - 4)), int(s * 0.985))
         cv2.rectangle(img, (org[0] - 2, org[1] - h - 3), (org[0] + w + 2, org[1] + 3), 255, -1)
         cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, 0, 1, cv2.LINE_AA)
-
-
-def write_dataset(out, n: int, size: int = 256, seed: int = 0, grade_only: int = 0, relief: float = 0.0,
-                  progress: bool = True) -> dict:
-    """n paired images (images/, masks/) plus grade_only images that have only a grade row in
-    labels.csv. Each image is its own embryo. A share `relief` of them is drawn as EmbryoScope
-    frames through relief optics (synth_relief.render_relief), chosen per image from its own
-    stream, so the classic images of a seed are the same whatever the share."""
-    from tqdm import tqdm
-
-    out = Path(out)
-    rows = []
-    counts = {g.name: 0 for g in GRADES}
-    for i in tqdm(range(n + grade_only), desc="synth", unit="img", disable=not progress):
-        rng = np.random.default_rng([seed, i])
-        if relief and np.random.default_rng([seed, i, 1]).random() < relief:
-            from edgegrade.synth_relief import render_relief
-
-            r = render_relief(rng, size)
-        else:
-            r = render_embryo(rng, size)
-        name = f"syn{seed}_{i:05d}"
-        write_image(out / "images" / f"{name}.png", r.image)
-        grade = grade_of(r.ratio)
-        counts[grade] += 1
-        if i < n:
-            write_image(out / "masks" / f"{name}.png", r.label)
-            rows.append({"image": f"{name}.png", "grade": "", "ratio": "", "embryo_id": name})
-        else:
-            rows.append({"image": f"{name}.png", "grade": grade, "ratio": "", "embryo_id": name})
-    write_labels_csv(out, rows)
-    info = {"paired": n, "grade_only": grade_only, "grades": counts, "out": str(out)}
-    (out / "synth.json").write_text(json.dumps({**info, "renderer": RENDERER, "relief": relief, "seed": seed,
-                                                "size": size}, indent=2))
-    return info

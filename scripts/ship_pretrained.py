@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from edgegrade import __version__, pretrained
-from edgegrade.synth import RENDERER, write_dataset
+from edgegrade.synth_dataset import RENDERER, write_dataset
 from edgegrade.train import checkpoint
 from edgegrade.train.evaluate import evaluate_checkpoint
 

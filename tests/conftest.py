@@ -19,7 +19,7 @@ def real_dir():
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory):
     """A small synthetic dataset shared by the tests (64 px, 24 paired + 8 grade-only)."""
-    from edgegrade.synth import write_dataset
+    from edgegrade.synth_dataset import write_dataset
 
     out = tmp_path_factory.mktemp("synth")
     write_dataset(out, 24, size=64, seed=3, grade_only=8, progress=False)

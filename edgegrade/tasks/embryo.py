@@ -4,7 +4,8 @@ import numpy as np
 
 from edgegrade.grading import grade_of
 from edgegrade.postprocess import MIN_REGION_SHARE, binarise, mask_ratio
-from edgegrade.synth import render_embryo, write_dataset
+from edgegrade.synth import render_embryo
+from edgegrade.synth_dataset import write_dataset
 from edgegrade.tasks import Reading, Task
 
 GRADE_COLOURS = {"A": (80, 200, 80), "B": (60, 200, 220), "C": (40, 140, 255), "D": (60, 60, 230)}  # BGR

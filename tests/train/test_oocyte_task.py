@@ -170,7 +170,7 @@ def test_learned_synthesis_trains_saves_and_generates_both_tasks(tmp_path):
     _, state = load_generator(tmp_path / "g.pt")
     assert state["task"] == "oocyte-inclusions" and state["epoch"] == 4
 
-    from edgegrade.synth import write_dataset
+    from edgegrade.synth_dataset import write_dataset
 
     write_dataset(tmp_path / "embryos", 3, size=64, seed=1, progress=False)
     train_generator(tmp_path / "embryos", tmp_path / "e.pt", task="embryo-fragmentation", size=64, epochs=1,
