@@ -61,8 +61,9 @@ def render_relief(rng: np.random.Generator, size: int = 640, grade: str | None =
     img[fr] = cell_level + rng.uniform(10, 35) + grain[fr] * rng.uniform(4, 12)  # refractile, smoother
     band = (dist > er * rng.uniform(0.5, 0.95)) & (dist < zr) & (label == 0)  # hugging the cells, or a gap
     shade = np.clip(img[band] / level, 0.1, 1.2)  # in the wall's shadow the zona is dark too
-    img[band] = shade * (level - rng.uniform(0, 30)) + grain[band] * rng.uniform(5, 12)
-    img -= np.exp(-((dist - zr) / (1.5 * s / 800)) ** 2) * rng.uniform(10, 30)
+    seen = rng.uniform(0.1, 1.0)  # from a clear band to one hardly told from the medium
+    img[band] = shade * (level - seen * rng.uniform(0, 30)) + grain[band] * seen * rng.uniform(5, 12)
+    img -= np.exp(-((dist - zr) / (1.5 * s / 800)) ** 2) * seen * rng.uniform(10, 30)
     img -= cv2.GaussianBlur(outlines, (0, 0), 0.8 * s / 800) * rng.uniform(50, 90)  # membranes, stacked ones too
     _specks(rng, img, frag, s)
     _cumulus(rng, img, fpath, grain, ec, zr, s)
@@ -71,9 +72,9 @@ def render_relief(rng: np.random.Generator, size: int = 640, grade: str | None =
     t = rng.uniform(0, 2 * np.pi)
     along = lambda a: np.cos(t) * cv2.Sobel(a, cv2.CV_32F, 1, 0) + np.sin(t) * cv2.Sobel(a, cv2.CV_32F, 0, 1)  # noqa: E731
     relief = along(cv2.GaussianBlur(path, (0, 0), max(1.0, s * rng.uniform(0.008, 0.016))))  # broad rims, as real cells have
-    # scaled on the cells (a tenth of a cell's pixels, its rims, 30-60 grey levels off)
+    # scaled on the cells (a tenth of a cell's pixels, its rims, 30-90 grey levels off)
     cells = relief[label == CELL]
-    img += relief * (rng.uniform(30, 60) / (np.percentile(np.abs(cells if cells.size else relief), 90) + 1e-3))
+    img += relief * (rng.uniform(30, 90) / (np.percentile(np.abs(cells if cells.size else relief), 90) + 1e-3))
     # the bubbles of fragments and cumulus: small spheres with crisp bright and dark rims
     bubbly = along(cv2.GaussianBlur(fpath, (0, 0), max(0.8, s * rng.uniform(0.0015, 0.003))))
     if fpath.any():
@@ -179,8 +180,8 @@ def _cumulus(rng, img, fpath, grain, ec, zr, s) -> None:
     """Cumulus clumps and debris clinging outside the zona (label 0): clusters of bubbles and
     grain like fragments, so that where a cluster lies, not how it looks, makes it a fragment."""
     layer = np.zeros(img.shape, np.float32)
-    for _ in range(int(rng.integers(0, 7))):
-        t, rad = rng.uniform(0, 2 * np.pi), zr * rng.uniform(1.05, 1.6)
+    for _ in range(int(rng.integers(0, 11))):
+        t, rad = rng.uniform(0, 2 * np.pi), zr * rng.uniform(1.0, 1.5)
         c = np.array([ec[0] + rad * np.cos(t), ec[1] + rad * np.sin(t)])
         if rng.random() < 0.5:
             _blobs(layer, rng, c, zr * 0.12 + 1, int(rng.integers(4, 14)), zr * 0.08 + 1.5)
