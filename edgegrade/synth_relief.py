@@ -180,15 +180,15 @@ def _cumulus(rng, img, fpath, grain, ec, zr, s) -> None:
     """Cumulus clumps and debris clinging outside the zona (label 0): clusters of bubbles and
     grain like fragments, so that where a cluster lies, not how it looks, makes it a fragment."""
     layer = np.zeros(img.shape, np.float32)
-    for _ in range(int(rng.integers(0, 11))):
-        t, rad = rng.uniform(0, 2 * np.pi), zr * rng.uniform(1.0, 1.5)
+    for _ in range(int(rng.integers(0, 14))):
+        t, rad = rng.uniform(0, 2 * np.pi), zr * rng.uniform(0.98, 1.5)  # some touch the zona's edge
         c = np.array([ec[0] + rad * np.cos(t), ec[1] + rad * np.sin(t)])
-        if rng.random() < 0.5:
+        if rng.random() < 0.25:
             _blobs(layer, rng, c, zr * 0.12 + 1, int(rng.integers(4, 14)), zr * 0.08 + 1.5)
             continue
-        for _ in range(int(rng.integers(2, 9))):
+        for _ in range(int(rng.integers(2, 12))):
             bc = c + rng.normal(0, zr * 0.08, 2)
-            r = zr * rng.uniform(0.02, 0.07)
+            r = zr * rng.uniform(0.015, 0.06)
             _ellipse(layer, bc, (r, r * rng.uniform(0.75, 1.0)), 0, 1.0)
             _dome(fpath, bc, (r, r), 0, r * rng.uniform(0.6, 1.2))
     img += np.clip(layer, 0, 1) * (grain * 30 + rng.uniform(-25, 25))
