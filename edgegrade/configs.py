@@ -102,7 +102,7 @@ class TrainConfig:
                                            "downloaded).", type=_path(exists=True, dir_okay=False))
     synth_n: int = setting(160, "Synthetic paired images when --data is absent.")
     synth_grade_only: int = setting(80, "Synthetic grade-only images.")
-    synth_relief: float = setting(0.0, "Share of the synthetic embryos drawn as EmbryoScope frames through relief "
+    synth_relief: float = setting(0.5, "Share of the synthetic embryos drawn as EmbryoScope frames through relief "
                                   "(Hoffman) optics, with fragments at the cell surface (the rest: the classic renderer).",
                                   type=click.FloatRange(0, 1))
     synth_size: int = setting(0, "Side of the rendered synthetic images (0: the task's: 640 for embryos, a camera "

@@ -1,5 +1,6 @@
-"""docs/contact_sheet.jpg: synthetic embryos beside the real EmbryoScope frames, each with its
-label map drawn on (cyan cells, red fragments).
+"""docs/contact_sheet.jpg: synthetic embryos of both renderers (classic; EmbryoScope relief
+optics) beside the real EmbryoScope frames, each with its label map drawn on (cyan embryo, red
+fragments).
 
     python scripts/contact_sheet.py [--real ../shared/data/cleavage-real] [--out docs/contact_sheet.jpg]
 """
@@ -13,6 +14,7 @@ import numpy as np
 from edgegrade.grading import fragment_ratio, grade_of
 from edgegrade.importers import read_labelme
 from edgegrade.synth import render_embryo
+from edgegrade.synth_relief import render_relief
 
 TILE = 300
 
@@ -35,11 +37,13 @@ def main():
     p.add_argument("--real", default="../shared/data/cleavage-real")
     p.add_argument("--out", default="docs/contact_sheet.jpg")
     a = p.parse_args()
-    synthetic = []
-    for i, grade in enumerate("ABCD"):
-        r = render_embryo(np.random.default_rng([7, i]), 512, grade=grade)
-        synthetic.append(tile(r.image, r.label, f"synthetic, grade {grade_of(r.ratio)} ({100 * r.ratio:.0f}%)"))
-    rows = [np.hstack(synthetic)]
+    rows = []
+    for name, render in (("classic", render_embryo), ("relief", render_relief)):
+        tiles = []
+        for i, grade in enumerate("ABCD"):
+            r = render(np.random.default_rng([7, i]), 640, grade=grade)
+            tiles.append(tile(r.image, r.label, f"{name}, grade {grade_of(r.ratio)} ({100 * r.ratio:.0f}%)"))
+        rows.append(np.hstack(tiles))
     real = sorted(Path(a.real).glob("*.json"))[::2][:4]
     if real:
         tiles = []
