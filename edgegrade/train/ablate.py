@@ -10,7 +10,7 @@ from pathlib import Path
 
 from edgegrade import datasets
 from edgegrade.configs import TrainConfig
-from edgegrade.imageio import atomic_write_bytes
+from edgegrade.files import atomic_write_bytes
 from edgegrade.tasks import get_task
 from edgegrade.train.run import resolve_device, train
 
