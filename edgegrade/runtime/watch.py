@@ -8,12 +8,12 @@ one OUT append to its grades.jsonl (each record names its run); an earlier run's
 is kept as summary-<its run>.json."""
 
 import json
-import os
 import signal
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -64,11 +64,16 @@ def percentiles(values) -> dict:
 
 
 class Tally:
-    """What the summary reports: frames, results, per-stage and result latencies, the last result."""
+    """What the summary reports: frames, results, per-stage and result latencies (over the
+    last LATENCY_WINDOW frames: a service that runs for days keeps constant memory), the last
+    result."""
+
+    LATENCY_WINDOW = 10_000
 
     def __init__(self):
         self.frames, self.last, self.start = 0, None, time.perf_counter()
-        self.stages, self.results, self.latencies = {}, Counter(), []
+        self.stages, self.results = {}, Counter()
+        self.latencies = deque(maxlen=self.LATENCY_WINDOW)
         self.truth = {}  # true grade -> [frames, graded so, flagged for review]
 
     @property
@@ -77,7 +82,7 @@ class Tally:
 
     def add(self, result, latency_ms: float, truth: dict | None = None):
         for k, v in result.timings.items():
-            self.stages.setdefault(k, []).append(v)
+            self.stages.setdefault(k, deque(maxlen=self.LATENCY_WINDOW)).append(v)
         if truth is not None:  # a synthetic feed that knows each frame's grade
             counts = self.truth.setdefault(truth["grade"], [0, 0, 0])
             counts[0] += 1
@@ -111,7 +116,7 @@ class Tally:
 
 def watch(cfg: WatchConfig, echo=print) -> dict:
     out = ensure_writable(Path(cfg.out))  # fail before capture starts
-    run = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    run = datetime.now().strftime("%Y%m%dT%H%M%S.%f")  # when it started: names its log lines and summary
     snaps = Snapshots(out / "snapshots")
     tally, failed_sinks = Tally(), Counter()
     warn = lambda m: echo(f"warning: {m}")  # noqa: E731

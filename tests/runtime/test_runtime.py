@@ -210,3 +210,18 @@ def test_a_model_that_always_says_one_grade_agrees_on_a_quarter():
     s = tally.summary()["truth"]
     assert s["agreement"] == 0.25 and s["per_grade"]["D"]["agreement"] == 1 and s["per_grade"]["A"]["agreement"] == 0
     assert s["review"] == 0.1
+
+
+def test_a_long_run_keeps_its_latency_record_bounded():
+    """A service grading for days: the summary's latencies cover the last LATENCY_WINDOW
+    frames, so memory stays flat (benchmarks/soak.py measures it)."""
+    from edgegrade.runtime.pipeline import Result
+    from edgegrade.runtime.watch import Tally
+
+    tally = Tally()
+    for t in range(Tally.LATENCY_WINDOW + 50):
+        result = Result(index=t, name="", state="graded", grade="A")
+        result.timings = {"assistant": 1.0}
+        tally.add(result, float(t))
+    assert len(tally.latencies) == len(tally.stages["assistant"]) == Tally.LATENCY_WINDOW
+    assert tally.frames == Tally.LATENCY_WINDOW + 50 and tally.summary()["latency_ms"]["result"]["p50"] > 5000
