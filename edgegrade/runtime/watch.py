@@ -11,7 +11,7 @@ import json
 import signal
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -56,8 +56,27 @@ class StopFlag:
             signal.signal(sig, handler)
 
 
+class Recent:
+    """The last `n` values, in a ring allocated (and touched) up front: its memory does not
+    change however long the run."""
+
+    def __init__(self, n: int):
+        self.ring, self.count = np.full(n, np.nan), 0
+
+    def append(self, value: float):
+        self.ring[self.count % len(self.ring)] = value
+        self.count += 1
+
+    def __len__(self):
+        return min(self.count, len(self.ring))
+
+    def values(self) -> np.ndarray:
+        return self.ring[:len(self)]
+
+
 def percentiles(values) -> dict:
-    if not values:
+    values = values.values() if isinstance(values, Recent) else values
+    if len(values) == 0:
         return {}
     a = np.asarray(values)
     return {"p50": round(float(np.percentile(a, 50)), 2), "p95": round(float(np.percentile(a, 95)), 2)}
@@ -65,7 +84,8 @@ def percentiles(values) -> dict:
 
 class Tally:
     """What the summary reports: frames, results, per-stage and result latencies (over the
-    last LATENCY_WINDOW frames: a service that runs for days keeps constant memory), the last
+    last LATENCY_WINDOW frames, in rings allocated up front: a service that runs for days keeps
+    constant memory), the last
     result."""
 
     LATENCY_WINDOW = 10_000
@@ -73,7 +93,7 @@ class Tally:
     def __init__(self):
         self.frames, self.last, self.start = 0, None, time.perf_counter()
         self.stages, self.results = {}, Counter()
-        self.latencies = deque(maxlen=self.LATENCY_WINDOW)
+        self.latencies = Recent(self.LATENCY_WINDOW)
         self.truth = {}  # true grade -> [frames, graded so, flagged for review]
 
     @property
@@ -82,7 +102,9 @@ class Tally:
 
     def add(self, result, latency_ms: float, truth: dict | None = None):
         for k, v in result.timings.items():
-            self.stages.setdefault(k, deque(maxlen=self.LATENCY_WINDOW)).append(v)
+            if k not in self.stages:
+                self.stages[k] = Recent(self.LATENCY_WINDOW)
+            self.stages[k].append(v)
         if truth is not None:  # a synthetic feed that knows each frame's grade
             counts = self.truth.setdefault(truth["grade"], [0, 0, 0])
             counts[0] += 1
