@@ -83,10 +83,9 @@ def percentiles(values) -> dict:
 
 
 class Tally:
-    """What the summary reports: frames, results, per-stage and result latencies (over the
-    last LATENCY_WINDOW frames, in rings allocated up front: a service that runs for days keeps
-    constant memory), the last
-    result."""
+    """What the summary reports: frames, results, the last result, per-stage and result
+    latencies (over the last LATENCY_WINDOW frames, in rings allocated up front: a service
+    that runs for days keeps constant memory)."""
 
     LATENCY_WINDOW = 10_000
 
