@@ -72,7 +72,8 @@ def check_structure(path, m: dict) -> None:
 
     pre = m["preprocess"]
     need(isinstance(pre, dict), "'preprocess' is not an object")
-    need(type(pre.get("size")) is int and pre["size"] > 0, f"preprocess.size {pre.get('size')!r} is not a positive integer")
+    need(type(pre.get("size")) is int and pre["size"] > 0,
+         f"preprocess.size {pre.get('size')!r} is not a positive integer")
     for key in ("mean", "std"):
         v = pre.get(key)
         need(isinstance(v, list) and len(v) == 3 and all(map(number, v)), f"preprocess.{key} is not three numbers")
@@ -84,7 +85,8 @@ def check_structure(path, m: dict) -> None:
     need(isinstance(modules, dict) and modules, "'modules' is not an object naming at least one module")
     need(isinstance(m.get("precision"), str), "'precision' is missing or not a string")
     for role, mod in modules.items():
-        need(isinstance(mod, dict) and isinstance(mod.get("artifacts"), dict), f"modules.{role} has no 'artifacts' object")
+        need(isinstance(mod, dict) and isinstance(mod.get("artifacts"), dict),
+             f"modules.{role} has no 'artifacts' object")
         need(m["precision"] in mod["artifacts"], f"modules.{role} has no {m['precision']} artifact")
         need(isinstance(mod.get("engines", {}), dict), f"modules.{role}.engines is not an object")
         for kind in ("artifacts", "engines"):
@@ -92,8 +94,9 @@ def check_structure(path, m: dict) -> None:
                 where = f"modules.{role}.{kind}.{prec}"
                 need(isinstance(entry, dict), f"{where} is not an object")
                 f = entry.get("file")
-                need(isinstance(f, str) and f and not PurePosixPath(f).is_absolute() and ".." not in PurePosixPath(f).parts,
-                     f"{where}.file is not a file name inside the bundle")
+                inside = isinstance(f, str) and f and not PurePosixPath(f).is_absolute() \
+                    and ".." not in PurePosixPath(f).parts
+                need(inside, f"{where}.file is not a file name inside the bundle")
                 need(isinstance(entry.get("sha256"), str) and _SHA256.match(entry["sha256"]),
                      f"{where} has no sha256 (64 hex digits)")
                 need(type(entry.get("bytes", 0)) is int, f"{where}.bytes is not an integer")

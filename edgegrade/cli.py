@@ -15,6 +15,7 @@ from edgegrade.tasks import TASKS, get_task
 TASK_NAMES = list(TASKS)
 AT_LEAST_1 = click.IntRange(min=1)
 AT_LEAST_0 = click.IntRange(min=0)
+OVERWRITE_HELP = "Replace what --out holds (without it, a folder with files is refused)."
 
 
 class Cli(click.Group):
@@ -56,16 +57,18 @@ def main():
               help="Embryos: extra images with only a grade in labels.csv.")
 @click.option("--size", default=256, show_default=True, type=click.IntRange(min=64), help="Image side in pixels.")
 @click.option("--seed", default=0, show_default=True, type=AT_LEAST_0)
-@click.option("--overwrite", is_flag=True, help="Replace what --out holds (without it, a folder with files is refused).")
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 @click.option("--learned", is_flag=True, help="Images from a pix2pix generator instead of the procedural renderer: "
               "trained on --data's pairs (or loaded with --generator), fed random label maps.")
 @click.option("--data", type=click.Path(exists=True, file_okay=False), help="--learned: paired images to train the generator on.")
 @click.option("--generator", type=click.Path(dir_okay=False),
               help="--learned: generator file to use; with --data, where to write the trained one (default OUT/generator.pt).")
-@click.option("--gan-epochs", default=100, show_default=True, type=AT_LEAST_1, help="--learned: pix2pix epochs over --data.")
+@click.option("--gan-epochs", default=100, show_default=True, type=AT_LEAST_1,
+              help="--learned: pix2pix epochs over --data.")
 @click.option("--gan-width", default=32, show_default=True, type=AT_LEAST_1,
               help="--learned: pix2pix ngf/ndf (the paper's pix2pix: 64).")
-@click.option("--gan-batch", default=1, show_default=True, type=AT_LEAST_1, help="--learned: pix2pix batch (pix2pix: 1).")
+@click.option("--gan-batch", default=1, show_default=True, type=AT_LEAST_1,
+              help="--learned: pix2pix batch (pix2pix: 1).")
 @click.option("--device", default="cpu", show_default=True, help="--learned: cpu or cuda.")
 def synth(out, n, task, grade_only, size, seed, overwrite, learned, data, generator, gan_epochs, gan_width, gan_batch,
           device):
@@ -139,7 +142,7 @@ def data_check(root, json_out):
 @click.option("--ignore-label", "ignore", multiple=True, metavar="NAME",
               help="Skip annotations of class NAME on purpose; repeatable. Any class that is not cell, fragment, "
               "mapped or ignored is an error.")
-@click.option("--overwrite", is_flag=True, help="Replace what --out holds (without it, a folder with files is refused).")
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 def data_import(fmt, src, out, images, maps, ignore, overwrite):
     """Convert LabelMe JSONs (a folder) or a COCO JSON into the folder format. The folder is
     written whole or not at all (a temp folder renamed at the end)."""
