@@ -82,18 +82,21 @@ def _umount(path: Path) -> None:
 
 
 @contextmanager
-def disk(path, kb: int, read_only: bool = False, fill=None):
-    """`path` (created) on a disk with about `kb` KiB of room, or none when `read_only`;
-    `fill(path)` puts files there first. Yields how it was simulated: "tmpfs" or "rlimit"."""
+def disk(path, free_kb: int, read_only: bool = False, fill=None):
+    """`path` (created) on a disk with about `free_kb` KiB of room left after `fill(path)` has
+    put files there, or none when `read_only`. Yields how it was simulated: "tmpfs" (sized to
+    what `fill` used plus `free_kb`) or "rlimit" (every file capped at `free_kb`)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     if mount_permitted():
-        assert _mount(path, kb)
+        assert _mount(path, 1 << 20)
         try:
             if fill:
                 fill(path)
-            if read_only:
-                subprocess.run(["mount", "-o", "remount,ro", str(path)], check=True, capture_output=True)
+            st = os.statvfs(path)
+            used_kb = (st.f_blocks - st.f_bfree) * st.f_frsize // 1024
+            subprocess.run(["mount", "-o", f"remount,size={used_kb + max(free_kb, 4)}k" + (",ro" if read_only else ""),
+                            str(path)], check=True, capture_output=True)
             yield "tmpfs"
         finally:
             _umount(path)
@@ -102,7 +105,7 @@ def disk(path, kb: int, read_only: bool = False, fill=None):
         fill(path)
     old = resource.getrlimit(resource.RLIMIT_FSIZE)
     old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0 if read_only else kb * 1024, old[1]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0 if read_only else free_kb * 1024, old[1]))
     try:
         yield "rlimit"
     finally:
