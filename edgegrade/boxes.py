@@ -10,11 +10,10 @@ boxes; no worker searches for one.
 
 import hashlib
 import json
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from edgegrade.files import atomic_write_text
 from edgegrade.imageio import read_image
 from edgegrade.localise import DEFAULT_WEIGHTS, Roi, default_localiser
 from edgegrade.preprocess import PreprocessSpec, check_crop
@@ -42,14 +41,7 @@ def _read(cache: Path | None) -> dict:
 
 
 def _write(cache: Path, boxes: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump({"localiser": localiser_id(), "boxes": boxes}, f)
-        os.replace(tmp, cache)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(cache, json.dumps({"localiser": localiser_id(), "boxes": boxes}))
 
 
 def locate_samples(samples, spec: PreprocessSpec, cache: Path | None = None, progress: bool = True) -> list:

@@ -13,9 +13,36 @@ from edgegrade.tasks import DEFAULT as DEFAULT_TASK
 from edgegrade.tasks import TASKS, get_task
 
 TASK_NAMES = list(TASKS)
+AT_LEAST_1 = click.IntRange(min=1)
+AT_LEAST_0 = click.IntRange(min=0)
+OVERWRITE_HELP = "Replace what --out holds (without it, a folder with files is refused)."
 
 
-@click.group()
+class Cli(click.Group):
+    """The group: what no command caught itself still ends in one line, never a traceback
+    (an OS error with the path it names; Ctrl-C with exit code 130)."""
+
+    def invoke(self, ctx):
+        from edgegrade.errors import EdgegradeError, Interrupted
+
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise EdgegradeError(f"{where}{exc.strerror or exc}") from None
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted; every result file is whole or absent (train: continue with --resume)") \
+                from None
+
+
+def write_json(path, data) -> None:
+    """A --json report, written whole or not at all."""
+    from edgegrade.files import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=2))
+
+
+@click.group(cls=Cli)
 @click.version_option(__version__, prog_name="edgegrade")
 def main():
     """Embryo fragmentation grading at the edge (AttnRegDeepLab): train, export, watch."""
@@ -23,45 +50,58 @@ def main():
 
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Dataset folder to write.")
-@click.option("--n", default=200, show_default=True, help="Paired images (image + label map).")
+@click.option("--n", default=200, show_default=True, type=AT_LEAST_0, help="Paired images (image + label map).")
 @click.option("--task", type=click.Choice(TASK_NAMES), default=DEFAULT_TASK,
               show_default=True, help="Embryos (fragments) or MII oocytes (inclusions).")
-@click.option("--grade-only", default=0, show_default=True, help="Embryos: extra images with only a grade in labels.csv.")
+@click.option("--grade-only", default=0, show_default=True, type=AT_LEAST_0,
+              help="Embryos: extra images with only a grade in labels.csv.")
 @click.option("--relief", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Embryos: share drawn as EmbryoScope frames through relief optics (the rest: the classic renderer).")
-@click.option("--size", default=256, show_default=True, help="Image side in pixels.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--size", default=256, show_default=True, type=click.IntRange(min=64), help="Image side in pixels.")
+@click.option("--seed", default=0, show_default=True, type=AT_LEAST_0)
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 @click.option("--learned", is_flag=True, help="Images from a pix2pix generator instead of the procedural renderer: "
               "trained on --data's pairs (or loaded with --generator), fed random label maps.")
 @click.option("--data", type=click.Path(exists=True, file_okay=False), help="--learned: paired images to train the generator on.")
 @click.option("--generator", type=click.Path(dir_okay=False),
               help="--learned: generator file to use; with --data, where to write the trained one (default OUT/generator.pt).")
-@click.option("--gan-epochs", default=100, show_default=True, help="--learned: pix2pix epochs over --data.")
-@click.option("--gan-width", default=32, show_default=True, help="--learned: pix2pix ngf/ndf (the paper's pix2pix: 64).")
-@click.option("--gan-batch", default=1, show_default=True, help="--learned: pix2pix batch (pix2pix: 1).")
+@click.option("--gan-epochs", default=100, show_default=True, type=AT_LEAST_1,
+              help="--learned: pix2pix epochs over --data.")
+@click.option("--gan-width", default=32, show_default=True, type=AT_LEAST_1,
+              help="--learned: pix2pix ngf/ndf (the paper's pix2pix: 64).")
+@click.option("--gan-batch", default=1, show_default=True, type=AT_LEAST_1,
+              help="--learned: pix2pix batch (pix2pix: 1).")
 @click.option("--device", default="cpu", show_default=True, help="--learned: cpu or cuda.")
-def synth(out, n, task, grade_only, relief, size, seed, learned, data, generator, gan_epochs, gan_width, gan_batch, device):
+def synth(out, n, task, grade_only, relief, size, seed, overwrite, learned, data, generator, gan_epochs, gan_width,
+          gan_batch, device):
     """Synthetic training data with exact label maps: procedural embryos or oocytes, or
-    pix2pix images made from random label maps (--learned)."""
+    pix2pix images made from random label maps (--learned). The folder is written whole or
+    not at all (a temp folder renamed at the end)."""
+    from edgegrade.datasets import new_dataset
+
+    if n + grade_only == 0:
+        raise click.BadParameter("nothing to write (--n 0 and --grade-only 0)", param_hint="--n")
     if learned:
         from edgegrade.train.learned_synth import generate, train_generator
 
         if data is None and generator is None:
             raise click.UsageError("--learned needs --data (pairs to train the generator on) or --generator FILE")
-        if data is not None:
-            generator = generator or str(out / "generator.pt")
-            info = train_generator(data, generator, task=task, size=size, epochs=gan_epochs, batch=gan_batch,
-                                   width=gan_width, seed=seed, device=device)
-            click.echo(f"generator {info['generator']}: {info['epochs']} epochs over {info['pairs']} pairs in "
-                       f"{info['seconds']} s ({info['train_images_per_s']} img/s); samples {Path(generator).with_suffix('.png')}")
-        info = generate(generator, out, n, seed=seed, device=device)
+        with new_dataset(out, overwrite) as folder:
+            if data is not None:  # the generator goes into the new folder unless --generator says where
+                generator = generator or str(folder / "generator.pt")
+                info = train_generator(data, generator, task=task, size=size, epochs=gan_epochs, batch=gan_batch,
+                                       width=gan_width, seed=seed, device=device)
+                click.echo(f"generator: {info['epochs']} epochs over {info['pairs']} pairs in {info['seconds']} s "
+                           f"({info['train_images_per_s']} img/s)")
+            info = generate(generator, folder, n, seed=seed, device=device)
         click.echo(f"wrote {info['images']} {info['task']} pairs to {out} ({info['images_per_s']} img/s)")
         return
     if data or generator:
         raise click.UsageError("--data and --generator go with --learned")
     record = get_task(task)
-    info = record.write_synthetic(out, n, size=size, seed=seed, grade_only=grade_only, relief=relief)
-    click.echo(record.synth_line.format(**info))
+    with new_dataset(out, overwrite) as folder:
+        info = record.write_synthetic(folder, n, size=size, seed=seed, grade_only=grade_only, relief=relief)
+    click.echo(record.synth_line.format(**{**info, "out": out}))
 
 
 @main.group()
@@ -87,7 +127,7 @@ def data_check(root, json_out):
     for problem in report["problems"]:
         click.echo(f"problem: {problem}", err=True)
     if json_out:
-        json_out.write_text(json.dumps(report, indent=2))
+        write_json(json_out, report)
     click.echo(f"{len(report['problems'])} problem(s)")
     if report["problems"]:
         raise SystemExit(1)
@@ -99,16 +139,24 @@ def data_check(root, json_out):
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="COCO only: folder of the images named in the JSON.")
-def data_import(fmt, src, out, images):
-    """Convert LabelMe JSONs (a folder) or a COCO JSON into the folder format."""
-    from edgegrade.importers import import_coco, import_labelme
+@click.option("--map-label", "maps", multiple=True, metavar="FROM=TO",
+              help="Read annotation class FROM as TO (cell or fragment); repeatable.")
+@click.option("--ignore-label", "ignore", multiple=True, metavar="NAME",
+              help="Skip annotations of class NAME on purpose; repeatable. Any class that is not cell, fragment, "
+              "mapped or ignored is an error.")
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
+def data_import(fmt, src, out, images, maps, ignore, overwrite):
+    """Convert LabelMe JSONs (a folder) or a COCO JSON into the folder format. The folder is
+    written whole or not at all (a temp folder renamed at the end)."""
+    from edgegrade.importers import import_coco, import_labelme, label_names
 
+    names = label_names(maps, ignore)
     if fmt == "coco":
         if images is None:
             raise click.UsageError("--images is required for COCO")
-        n = import_coco(src, images, out)
+        n = import_coco(src, images, out, names, overwrite)
     else:
-        n = import_labelme(src, out)
+        n = import_labelme(src, out, names, overwrite)
     click.echo(f"imported {n} annotated images into {out}")
 
 
@@ -180,9 +228,10 @@ def localiser():
 @localiser.command("train")
 @click.option("--out", default="runs/localiser.onnx", show_default=True, type=click.Path(dir_okay=False),
               help="ONNX file to write (the shipped one is edgegrade/assets/localiser.onnx).")
-@click.option("--scenes", default=4000, show_default=True, help="Synthetic full frames to learn from.")
-@click.option("--epochs", default=40, show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@click.option("--scenes", default=4000, show_default=True, type=click.IntRange(min=10),
+              help="Synthetic full frames to learn from.")
+@click.option("--epochs", default=40, show_default=True, type=AT_LEAST_1)
+@click.option("--seed", default=0, show_default=True, type=AT_LEAST_0)
 def localiser_train(out, scenes, epochs, seed):
     """Fit the localiser's small CNN on synthetic full frames (~15 minutes on 2 CPU cores)."""
     from edgegrade.train.localiser import train_localiser
@@ -222,7 +271,7 @@ def localiser_find(paths, out, weights):
 @click.option("--split", type=click.Choice(["all", "train", "val", "test"]), default="all", show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the metrics here too.")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--batch", default=8, show_default=True)
+@click.option("--batch", default=8, show_default=True, type=AT_LEAST_1)
 def evaluate(ckpt, data, split, json_out, device, batch):
     """Dice, IoU, MAE (direct and from mask), grade accuracy and kappa of a checkpoint."""
     from edgegrade.train.evaluate import evaluate_checkpoint, format_metrics
@@ -230,17 +279,14 @@ def evaluate(ckpt, data, split, json_out, device, batch):
     metrics = evaluate_checkpoint(ckpt, data, split=split, device=device, batch=batch)
     click.echo(format_metrics(metrics))
     if json_out:
-        Path(json_out).write_text(json.dumps(metrics, indent=2))
+        write_json(json_out, metrics)
 
 
 @main.command()
 @options(ExportConfig)
 @click.option("--engine-only", "engine_only", type=click.Path(exists=True, file_okay=False),
               help="Build TensorRT engines for an existing BUNDLE on this device.")
-@click.option("--tol-dice", type=float, help="Max |dDice| (default fp16 0.002, int8 0.01).")
-@click.option("--tol-mae", type=float, help="Max |dMAE| (default fp16 0.001, int8 0.005).")
-@click.option("--tol-agreement", type=float, help="Min grade agreement (default 0.98).")
-def export(engine_only, tol_dice, tol_mae, tol_agreement, **kw):
+def export(engine_only, **kw):
     """Export the trained modules to an accuracy-gated bundle (ONNX fp32/fp16/int8, TensorRT)."""
     cfg = ExportConfig(**kw)
     if engine_only:
@@ -254,8 +300,6 @@ def export(engine_only, tol_dice, tol_mae, tol_agreement, **kw):
         raise click.UsageError("--run and --out are required (or --engine-only BUNDLE)")
     from edgegrade.export.pipeline import export_bundle
 
-    cfg.tolerance = {k: v for k, v in (("ddice", tol_dice), ("dmae", tol_mae), ("agreement", tol_agreement))
-                     if v is not None}
     export_bundle(cfg, progress=click.echo)
     click.echo((Path(cfg.out) / "report.md").read_text())
 
@@ -263,10 +307,11 @@ def export(engine_only, tol_dice, tol_mae, tol_agreement, **kw):
 @main.command()
 @click.argument("bundle", type=click.Path(file_okay=False))
 @click.option("--data", type=click.Path(exists=True, file_okay=False), help="Held-out data (default: fresh synthetic embryos).")
-@click.option("--n", default=32, show_default=True)
+@click.option("--n", default=32, show_default=True, type=AT_LEAST_1)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False))
 def verify(bundle, data, n, json_out):
-    """Re-run the accuracy gate on a bundle (e.g. on the Jetson after --engine-only)."""
+    """Re-run the accuracy gate on a bundle (e.g. on the Jetson after --engine-only), with the
+    tolerances it was exported with; a bundle marked not deployable fails (exit 3)."""
     from edgegrade.export.bundle_ops import verify_bundle
 
     result = verify_bundle(bundle, data, n)
@@ -276,13 +321,14 @@ def verify(bundle, data, n, json_out):
     if not result["results"]:
         click.echo("only fp32 artifacts: nothing to compare beyond the export-time parity check")
     if json_out:
-        Path(json_out).write_text(json.dumps(result, indent=2))
+        write_json(json_out, result)
 
 
 @main.command()
 @options(WatchConfig)
 def watch(**kw):
     """Grade live frames with both modules; window or headless, JSONL log, snapshots."""
+    from edgegrade.runtime.watch import verdict
     from edgegrade.runtime.watch import watch as run
 
     s = run(WatchConfig(**kw), echo=click.echo)
@@ -295,6 +341,9 @@ def watch(**kw):
         per = ", ".join(f"{g} {100 * v['agreement']:.0f}%" for g, v in t["per_grade"].items())
         click.echo(f"truth: the grade agrees on {100 * t['agreement']:.1f}% of {t['frames']} frames ({per}); "
                    f"REVIEW on {100 * t['review']:.1f}%")
+    problem = verdict(s)
+    if problem:
+        raise problem
 
 
 @main.command()
@@ -303,21 +352,25 @@ def watch(**kw):
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the CSV, JSON and overlays.")
 def grade(paths, **kw):
     """Grade still images or folders: grades.csv, grades.json and overlay PNGs in OUT."""
-    from edgegrade.runtime.stills import grade_stills
+    from edgegrade.runtime.stills import grade_stills, verdict
 
     cfg = WatchConfig(**kw)
-    rows = grade_stills(cfg, paths)
+    rows = grade_stills(cfg, paths, warn=lambda m: click.echo(f"warning: {m}", err=True))
     for r in rows:
         click.echo(f"{r['image']}: {r.get('summary') or r['state']} {r.get('error') or ''}".rstrip())
     click.echo(f"wrote {cfg.out}/grades.csv")
+    problem = verdict(rows, cfg.out)
+    if problem:
+        raise problem
 
 
 @main.command()
 @click.argument("bundle", type=click.Path(file_okay=False))
 @click.option("--source", help="Also run the live pipeline on this source and report per-stage latency.")
-@click.option("--frames", default=100, show_default=True, help="Frames for --source.")
-@click.option("--runs", default=20, show_default=True, help="Timed runs per artifact (batch 1).")
-@click.option("--threads", default=0, show_default=True, help="CPU threads for torch and ONNX Runtime (0: all).")
+@click.option("--frames", default=100, show_default=True, type=AT_LEAST_1, help="Frames for --source.")
+@click.option("--runs", default=20, show_default=True, type=AT_LEAST_1, help="Timed runs per artifact (batch 1).")
+@click.option("--threads", default=0, show_default=True, type=AT_LEAST_0,
+              help="CPU threads for torch and ONNX Runtime (0: all).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False))
 def bench(bundle, source, frames, runs, threads, json_out):
     """Benchmark every artifact of a bundle side by side (and the live pipeline with --source)."""
@@ -339,17 +392,21 @@ def bench(bundle, source, frames, runs, threads, json_out):
         for stage, p in s["latency_ms"].items():
             click.echo(f"  {stage:17s} mean {p.get('mean'):>6} ms  p50 {p.get('p50'):>6} ms  p95 {p.get('p95'):>6} ms")
     if json_out:
-        Path(json_out).write_text(json.dumps(result, indent=2))
+        write_json(json_out, result)
 
 
 @main.command()
 @options(TrainConfig, skip=("recipe", "resume", "overwrite"))  # ablate resumes by itself
 @click.option("--out", default="runs/ablate", show_default=True, type=click.Path(file_okay=False))
-@click.option("--real-n", default=18, show_default=True, help="oocyte-inclusions: real training oocytes when --data is absent.")
-@click.option("--test-n", default=8, show_default=True, help="oocyte-inclusions: real test oocytes when --test-data is absent.")
-@click.option("--gan-n", default=1000, show_default=True, help="oocyte-inclusions: synthetic images from the generator.")
-@click.option("--gan-epochs", default=100, show_default=True, help="oocyte-inclusions: pix2pix epochs over the real pairs.")
-@click.option("--gan-width", default=32, show_default=True, help="oocyte-inclusions: pix2pix ngf/ndf.")
+@click.option("--real-n", default=18, show_default=True, type=click.IntRange(min=3),
+              help="oocyte-inclusions: real training oocytes when --data is absent.")
+@click.option("--test-n", default=8, show_default=True, type=AT_LEAST_1,
+              help="oocyte-inclusions: real test oocytes when --test-data is absent.")
+@click.option("--gan-n", default=1000, show_default=True, type=AT_LEAST_1,
+              help="oocyte-inclusions: synthetic images from the generator.")
+@click.option("--gan-epochs", default=100, show_default=True, type=AT_LEAST_1,
+              help="oocyte-inclusions: pix2pix epochs over the real pairs.")
+@click.option("--gan-width", default=32, show_default=True, type=AT_LEAST_1, help="oocyte-inclusions: pix2pix ngf/ndf.")
 @click.option("--generator", type=click.Path(exists=True, dir_okay=False),
               help="oocyte-inclusions: a trained generator file (skips pix2pix training).")
 @click.option("--seeds", help="Comma-separated seeds, each a full replicate (its own synthetic data, split and "

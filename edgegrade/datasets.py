@@ -11,17 +11,20 @@ Embryo ids come from labels.csv, else from the name with a trailing frame counte
 
 import csv
 import hashlib
+import io
 import json
 import re
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from edgegrade.errors import DataError, EdgegradeError
+from edgegrade.files import atomic_file, atomic_write_bytes, make_dir, staged
 from edgegrade.grading import GRADE_NAMES, fragment_ratio, grade_of, interval, parse_grade
-from edgegrade.imageio import atomic_write_bytes, is_image, read_image, read_label_map
+from edgegrade.imageio import is_image, read_image, read_label_map
 
 SPLITS = ("train", "val", "test")
 _FRAME_SUFFIX = re.compile(r"[_-](run|frame|f|t)\d+$", re.IGNORECASE)
@@ -66,10 +69,25 @@ class Dataset:
         return [s for s in self.samples if not s.paired]
 
 
+def _csv_text(path: Path) -> str:
+    """labels.csv as text (UTF-8, a BOM allowed); any other encoding is an error naming the
+    file and line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8 CSV") from None
+
+
 def _read_labels_csv(path: Path, problems: list[str]) -> dict[str, dict]:
     rows: dict[str, dict] = {}
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
+    try:
+        text = _csv_text(path)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         if not reader.fieldnames or "image" not in reader.fieldnames:
             raise DataError(f"{path}: needs a header with an 'image' column (and grade and/or ratio)")
         for line, row in enumerate(reader, start=2):
@@ -97,6 +115,8 @@ def _read_labels_csv(path: Path, problems: list[str]) -> dict[str, dict]:
                     problems.append(f"{where}: ratio {ratio!r} is not a number in [0, 1]")
                     continue
             rows[name] = entry
+    except csv.Error as exc:
+        raise DataError(f"{path}:{reader.line_num}: not a readable CSV ({exc})") from None
     return rows
 
 
@@ -133,12 +153,16 @@ def scan(root) -> Dataset:
     return Dataset(root, samples, problems)
 
 
+def first_problem(problems: list[str], root) -> DataError:
+    more = f" (and {len(problems) - 1} more; run `edgegrade data check {root}`)" if len(problems) > 1 else ""
+    return DataError(problems[0] + more)
+
+
 def load(root, require_paired: bool = False) -> Dataset:
     """scan() that fails on the first problem or on an empty dataset."""
     ds = scan(root)
     if ds.problems:
-        more = f" (and {len(ds.problems) - 1} more; run `edgegrade data check {root}`)" if len(ds.problems) > 1 else ""
-        raise DataError(ds.problems[0] + more)
+        raise first_problem(ds.problems, root)
     if not ds.samples:
         raise DataError(f"{root}: empty dataset (no labelled images)")
     if require_paired and not ds.paired:
@@ -146,22 +170,47 @@ def load(root, require_paired: bool = False) -> Dataset:
     return ds
 
 
+MIN_SIDE = 16  # pixels: a smaller image cannot show an embryo (a 1x1 file is a broken export)
+
+
+def read_sample(s: Sample) -> float | None:
+    """Read a sample's image (and label map) as training will, checking what the loaders
+    cannot: -> the ratio its mask gives (None for grade-only). Raises DataError naming the file."""
+    image = read_image(s.image)
+    if min(image.shape[:2]) < MIN_SIDE:
+        raise DataError(f"{s.image}: {image.shape[1]}x{image.shape[0]} px, below the {MIN_SIDE} px minimum side")
+    return fragment_ratio(read_label_map(s.mask, image.shape)) if s.paired else None
+
+
+def check_samples(samples: list[Sample], root) -> None:
+    """Every image and mask read once before training starts: the first bad one is a one-line
+    error here, not a DataLoader worker's traceback an epoch later."""
+    problems = []
+    for s in samples:
+        try:
+            read_sample(s)
+        except DataError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise first_problem(problems, root)
+
+
 def check(root) -> dict:
     """Read every file and report counts, ratio/grade histogram and every problem."""
     ds = scan(root)
     problems = list(ds.problems)
+    if not ds.samples:
+        problems.append(f"{ds.root}: empty dataset (no labelled images)")
     ratios, grades = [], Counter()
     for s in ds.samples:
         try:
-            image = read_image(s.image)
-            if s.paired:
-                ratio = fragment_ratio(read_label_map(s.mask, image.shape))
-                ratios.append(ratio)
-                grades[grade_of(ratio)] += 1
-            else:
-                grades[s.grade or grade_of(s.ratio)] += 1
+            ratio = read_sample(s)
         except DataError as exc:
             problems.append(str(exc))
+            continue
+        if ratio is not None:
+            ratios.append(ratio)
+        grades[grade_of(ratio) if ratio is not None else s.grade or grade_of(s.ratio)] += 1
     hist, edges = np.histogram(ratios, bins=10, range=(0, 1))
     return {
         "root": str(ds.root), "images": len(ds.samples), "paired": len(ds.paired),
@@ -172,10 +221,25 @@ def check(root) -> dict:
     }
 
 
+@contextmanager
+def new_dataset(out, overwrite: bool = False):
+    """Yield a temp folder (with images/ and masks/) to fill; it becomes `out` in one rename
+    when the block ends, and is removed on any failure, so a half-written dataset is never
+    left where `data check` or `train` would take it for a whole one. An `out` that already
+    holds files is replaced only with `overwrite`."""
+    out = Path(out)
+    if out.is_file() or (out.is_dir() and any(out.iterdir()) and not overwrite):
+        raise EdgegradeError(f"--out {out}: exists and is not empty; choose another --out or add --overwrite")
+    with staged(out) as stage:
+        for sub in ("images", "masks"):
+            make_dir(stage.folder / sub)
+        yield stage.folder
+
+
 def write_labels_csv(root, rows: list[dict]) -> None:
     """DIR/labels.csv from rows of image, grade, ratio, embryo_id (what the writers of
     synthetic and generated data share)."""
-    with open(Path(root) / "labels.csv", "w", newline="") as f:
+    with atomic_file(Path(root) / "labels.csv", "w") as f:
         writer = csv.DictWriter(f, fieldnames=["image", "grade", "ratio", "embryo_id"])
         writer.writeheader()
         writer.writerows(rows)

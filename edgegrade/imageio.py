@@ -1,13 +1,12 @@
 """Reading and writing image files with errors that name the file."""
 
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edgegrade.errors import DataError
+from edgegrade.files import atomic_write_bytes
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 
@@ -65,18 +64,3 @@ def write_image(path, image: np.ndarray) -> None:
     if not ok:
         raise DataError(f"{path}: cannot encode image")
     atomic_write_bytes(path, buf.tobytes())
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -69,6 +69,12 @@ class Roi:
     def to_dict(self) -> dict:
         return {"x": self.x, "y": self.y, "w": self.w, "h": self.h, "confidence": round(self.confidence, 3)}
 
+    def share_inside(self, h: int, w: int) -> float:
+        """The share of the box's area that lies inside an h x w frame."""
+        iw = max(0, min(w, self.x + self.w) - max(0, self.x))
+        ih = max(0, min(h, self.y + self.h) - max(0, self.y))
+        return iw * ih / float(self.w * self.h)
+
 
 def parse_roi(text: str) -> Roi:
     """`--roi x,y,w,h` -> Roi (confidence 1: the user's word)."""

@@ -4,7 +4,8 @@
 # embryos, an accuracy-gated FP16 export, and `watch` on a synthetic feed of eight embryos of
 # known grades (two of each), headless, which reports how often its grade is the true one.
 # Results: runs/quickstart/ (plots, metrics), bundles/quickstart/ (models, report.md),
-# runs/quickstart/watch/ (grades.jsonl, snapshots, summary.json). Re-running replaces them.
+# runs/quickstart/watch/ (grades.jsonl, snapshots, summary.json). Run again, it replaces the
+# run (--overwrite) and the bundle, and appends to the watch log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -62,6 +62,8 @@ def export_onnx(model, path, *, size: int, metadata: dict, dynamic_batch: bool =
     try:
         torch.onnx.export(wrapped, (x,), str(path), input_names=[INPUT], output_names=names,
                           opset_version=OPSET, dynamic_axes=axes, do_constant_folding=True, dynamo=False)
+    except OSError:
+        raise  # a full or read-only disk: the bundle's staging names the folder
     except Exception as exc:  # noqa: BLE001 - name the op that failed
         raise EdgegradeError(f"ONNX export of {path.name} failed: {str(exc).splitlines()[0][:200]}") from None
     proto = onnx.load(str(path))

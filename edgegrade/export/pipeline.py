@@ -9,13 +9,14 @@ from pathlib import Path
 
 from edgegrade import __version__, datasets, pretrained
 from edgegrade.boxes import CACHE_NAME
-from edgegrade.bundle import SCHEMA_VERSION, file_entry, read_manifest, sha256, staged, write_manifest
+from edgegrade.bundle import SCHEMA_VERSION, file_entry, read_manifest, sha256, write_manifest
 from edgegrade.configs import DEFAULT_TOLERANCE, ExportConfig
 from edgegrade.errors import EdgegradeError, GateFailed
 from edgegrade.evalset import load_evalset, load_images
 from edgegrade.export.bundle_ops import synthetic_evalset
 from edgegrade.export.report import write_markdown
 from edgegrade.export.verify import gate, score
+from edgegrade.files import atomic_write_text, staged
 from edgegrade.grading import grade_table
 from edgegrade.preprocess import PreprocessSpec
 from edgegrade.runtime.backends import OnnxRuntimeBackend
@@ -70,6 +71,7 @@ def export_bundle(cfg: ExportConfig, progress=print) -> dict:
 
     if cfg.precision not in PRECISIONS:
         raise EdgegradeError(f"--precision {cfg.precision}: choose from {', '.join(PRECISIONS)}")
+    cfg.tol()  # the --tol-* overrides checked before any work
     if cfg.engine and cfg.precision == "int8" and cfg.int8_activations != "s8":
         raise EdgegradeError("--engine needs --int8-activations s8: TensorRT takes only symmetric INT8")
     if cfg.engine:  # before minutes of export, not after
@@ -99,7 +101,7 @@ def export_bundle(cfg: ExportConfig, progress=print) -> dict:
         report["passed"] = all(g["passed"] for m in report["modules"].values() for g in m["artifacts"].values())
         manifest = build_manifest(cfg, spec, get_task(first["train_config"].get("task")), entries, report)
         write_manifest(tmp, manifest)
-        (tmp / "report.json").write_text(json.dumps(report, indent=2))
+        atomic_write_text(tmp / "report.json", json.dumps(report, indent=2))
         write_markdown(tmp / "report.md", manifest, report, tmp)
         if not report["passed"] and is_deployable(Path(cfg.out)):
             stage.destination = Path(f"{cfg.out}.failed")  # the good bundle stays where it is
@@ -177,7 +179,7 @@ def _engine(role, onnx_path, spec, cfg: ExportConfig, tmp: Path, progress):
 
 def build_manifest(cfg: ExportConfig, spec, task, entries: dict, report: dict) -> dict:
     """What the runtime reads: preprocessing, grade table, files with hashes, the gate's verdict."""
-    gate_keys = ("passed", "dice", "mae", "ddice", "dmae", "grade_agreement", "borderline")
+    gate_keys = ("passed", "dice", "mae", "ddice", "dmae", "grade_agreement", "borderline", "tolerance")
     return {
         "schema_version": SCHEMA_VERSION, "edgegrade_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "host": platform.node(),

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from edgegrade.bundle import read_manifest
-from edgegrade.configs import WatchConfig
+from edgegrade.configs import WatchConfig, check_ranges
 from edgegrade.errors import EdgegradeError
 from edgegrade.localise import parse_roi
 from edgegrade.postprocess import combine
@@ -23,7 +23,9 @@ from edgegrade.runtime.smoothing import SceneSmoother
 from edgegrade.runtime.sources import Frame
 from edgegrade.tasks import Reading, get_task
 
-LOG_SCHEMA = 2  # grades.jsonl records; 2: oocyte records keep the ooplasm share in `inclusions` only
+# grades.jsonl records; 2: oocyte records keep the ooplasm share in `inclusions` only; 3: each
+# record names its `run` (runs into one OUT append to one log)
+LOG_SCHEMA = 3
 
 
 @dataclass(kw_only=True)
@@ -79,8 +81,9 @@ def choose_backend(manifest: dict, bundle: Path, role: str, backend: str) -> Pat
 
 
 class Pipeline:
-    def __init__(self, cfg: WatchConfig):
-        self.cfg = cfg
+    def __init__(self, cfg: WatchConfig, warn=lambda message: None):
+        check_ranges(cfg)
+        self.cfg, self.warn = cfg, warn
         self.bundle = Path(cfg.bundle)
         self.manifest = read_manifest(self.bundle)
         if not self.manifest.get("deployable") and not cfg.allow_undeployable:
@@ -92,6 +95,7 @@ class Pipeline:
         self.normaliser = Normaliser(self.spec)
         self.smoother = SceneSmoother(cfg.smooth)
         self.fixed_roi = parse_roi(cfg.roi) if cfg.roi else None  # --roi: the user's box, never searched
+        self.roi_checked = None  # the frame size --roi was last checked against
         self.tracker = None
         if self.fixed_roi is None and self.spec.crop == "embryo":
             from edgegrade.runtime.tracking import RoiTracker
@@ -124,11 +128,23 @@ class Pipeline:
     def locate(self, image: np.ndarray):
         """-> (roi or None, found): the box the models will see; found=False means no embryo."""
         if self.fixed_roi is not None:
+            if image.shape[:2] != self.roi_checked:
+                self.check_roi(*image.shape[:2])
             return self.fixed_roi, True
         if self.tracker is None:  # a whole-frame bundle
             return None, True
         roi = self.tracker.update(image)
         return roi, roi is not None
+
+    def check_roi(self, h: int, w: int) -> None:
+        """--roi against the frame: wholly outside is an error (the models would grade the
+        padding), less than half inside a warning."""
+        inside = self.fixed_roi.share_inside(h, w)
+        if inside == 0:
+            raise EdgegradeError(f"--roi {self.cfg.roi}: wholly outside the {w}x{h} frame")
+        if inside < 0.5:
+            self.warn(f"--roi {self.cfg.roi}: only {100 * inside:.0f}% of the box lies inside the {w}x{h} frame")
+        self.roi_checked = (h, w)
 
     def process(self, frame: Frame) -> Result:
         t = {}

@@ -1,6 +1,8 @@
 """Where results go: a JSONL log flushed and synced per line (a crash or power cut loses at
 most the line being written); then the sinks, each `write(frame, result, overlay)` and
-`close()`: snapshots on a change of result, an annotated video, a window."""
+`close()`: snapshots on a change of result, an annotated video, a window. A log that cannot be
+written stops the run (a grade nobody can read later is lost); a sink that cannot is said once
+and the grading goes on (`watch`)."""
 
 import json
 import os
@@ -11,7 +13,8 @@ from pathlib import Path
 
 import cv2
 
-from edgegrade.errors import EdgegradeError
+from edgegrade.errors import EdgegradeError, os_error
+from edgegrade.files import cut_partial_line
 from edgegrade.imageio import write_image
 
 
@@ -29,16 +32,24 @@ def ensure_writable(folder: Path) -> Path:
 
 
 class JsonlLog:
-    """Each line is written and flushed at once (a crash of the process loses nothing); a
-    background thread fsyncs every `sync_s` while lines were written, so a power cut loses
-    at most the last 0.1 s of lines, and the frame loop never waits for an fsync (several
-    ms). The writer only sets a flag: waking the thread on every line (an Event) made it take
-    the interpreter from the loop, 2 ms at the 95th percentile on one core."""
+    """Each line is written at once (unbuffered: a crash of the process loses nothing); a
+    background thread fsyncs every `sync_s` while lines were written, so a power cut loses at
+    most the last 0.1 s of lines, and the frame loop never waits for an fsync (several ms).
+    The writer only sets a flag: waking the thread on every line (an Event) made it take the
+    interpreter from the loop, 2 ms at the 95th percentile on one core. Runs append to one log,
+    each record naming its `run`. A write that fails (a full disk) is cut back off before the
+    error is raised, and a half line left by a crash is cut off when the log is opened again,
+    so every line stays valid JSON."""
 
-    def __init__(self, path, fsync: bool = True, sync_s: float = 0.1):
-        self.path = Path(path)
+    def __init__(self, path, run: str = "", fsync: bool = True, sync_s: float = 0.1):
+        self.path, self.run = Path(path), run
         ensure_writable(self.path.parent)
-        self.f = open(self.path, "a", buffering=1)
+        try:
+            cut_partial_line(self.path)
+            self.f = open(self.path, "ab", buffering=0)  # unbuffered: nothing of a failed line lingers
+            self.size = self.path.stat().st_size
+        except OSError as exc:
+            raise os_error(self.path, exc) from None
         self.dirty, self.closing, self.sync_s = False, threading.Event(), sync_s
         self.syncer = threading.Thread(target=self._sync, daemon=True) if fsync else None
         if self.syncer:
@@ -54,26 +65,42 @@ class JsonlLog:
                     return
 
     def write(self, record: dict):
-        self.f.write(json.dumps(record) + "\n")
-        self.f.flush()
+        line = (json.dumps(record) + "\n").encode()
+        try:
+            data = memoryview(line)
+            while data:
+                data = data[self.f.write(data):]
+        except OSError as exc:
+            try:
+                os.ftruncate(self.f.fileno(), self.size)  # no half line left behind
+            except OSError:
+                pass
+            raise os_error(self.path, exc) from None
+        self.size += len(line)
         self.dirty = True
 
     def write_result(self, result, captured: float) -> float:
         """Log one result with its latency from capture; -> that latency (ms)."""
-        record = result.log_record()
+        record = {**result.log_record(), "run": self.run}
         record["result_latency_ms"] = round(1000 * (time.perf_counter() - captured), 2)
         self.write(record)
         return record["result_latency_ms"]
 
     def close(self):
+        """Flush and sync what was written; never raises (a write that failed was reported)."""
         if self.f.closed:
             return
         self.closing.set()
         if self.syncer:
             self.syncer.join(timeout=2)
-        self.f.flush()
-        os.fsync(self.f.fileno())
-        self.f.close()
+        try:
+            os.fsync(self.f.fileno())
+        except OSError:
+            pass
+        try:
+            self.f.close()
+        except OSError:
+            pass
 
 
 class Snapshots:

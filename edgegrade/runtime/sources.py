@@ -1,7 +1,11 @@
-"""Frame sources behind one iterator (`open_source`): live sources (cameras, rtsp, csi, gst)
-keep only the newest frame in a capture thread (no backlog, bounded latency) and reconnect
-with back-off; files, folders and the synthetic feed yield every frame."""
+"""Frame sources behind one call, `source.frames(stop)`: live sources (cameras, rtsp, csi,
+gst) keep only the newest frame in a capture thread (no backlog, bounded latency) and
+reconnect with back-off; files, folders and the synthetic feed yield every frame, read one
+ahead in a thread. Either way the consumer waits at most POLL seconds between looks at `stop`
+(set by SIGINT/SIGTERM), so a camera that stopped sending, a reconnect back-off or a read that
+hangs never keeps `watch` from ending."""
 
+import queue
 import re
 import threading
 import time
@@ -14,11 +18,15 @@ import numpy as np
 from edgegrade.errors import DataError, EdgegradeError
 from edgegrade.imageio import is_image, read_image
 
+POLL = 0.05  # seconds: the longest a wait for a frame goes without looking at the stop request
+FRAME_COUNT_SLACK = 0.02  # a container's frame count may be an estimate: a shortfall this small is not one
+MIN_SYNTHETIC_SIDE = 64
+
 
 @dataclass
 class Frame:
     index: int
-    captured: float  # time.perf_counter() when the frame was read
+    captured: float  # time.perf_counter() when the frame was read (files: when it was handed on)
     image: np.ndarray
     name: str = ""
     truth: dict | None = None  # synthetic feeds that know it: {"embryo", "grade", "ratio"}
@@ -28,8 +36,9 @@ class Source:
     live = False
 
     def __init__(self):
-        self.decode_errors = 0
+        self.decode_errors = 0  # frames that could not be read (for a video, those it lists but did not give)
         self.dropped = 0  # live frames overwritten before they were used
+        self.expected: int | None = None  # frames a video's container lists
 
     def __enter__(self):
         return self
@@ -40,26 +49,73 @@ class Source:
     def close(self):
         pass
 
+    def frames(self, stop: threading.Event | None = None):
+        """Every frame until the source ends or `stop` is set (live sources override this
+        with the newest frame only)."""
+        return prefetch(iter(self), stop or threading.Event())
+
     def __iter__(self):
         raise NotImplementedError
 
 
+def prefetch(frames, stop: threading.Event, depth: int = 2):
+    """Every frame of `frames`, in order, read up to `depth` ahead in a thread: a read that
+    hangs (a stalled network share, a pipe) holds the thread, never the caller, which sees
+    `stop` within POLL seconds. An error in the reader is raised in the caller."""
+    handed, halt, end = queue.Queue(depth), threading.Event(), object()
+
+    def offer(item) -> bool:
+        while not halt.is_set():
+            try:
+                handed.put(item, timeout=POLL)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def run():
+        try:
+            for frame in frames:
+                if not offer(frame):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, raised there
+            offer(exc)
+            return
+        offer(end)
+
+    reader = threading.Thread(target=run, daemon=True, name="edgegrade-reader")
+    reader.start()
+    try:
+        while not stop.is_set():
+            try:
+                item = handed.get(timeout=POLL)
+            except queue.Empty:
+                continue
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            item.captured = time.perf_counter()  # a file's frame is 'captured' when the pipeline gets it
+            yield item
+    finally:
+        halt.set()
+        reader.join(timeout=POLL)  # a reader stuck in a read is left behind (a daemon thread)
+
+
 class FolderSource(Source):
-    """A time-lapse export: every image in name order; non-images and unreadable files are
-    counted and skipped."""
+    """A time-lapse export: every image in name order; unreadable images are counted and
+    skipped, other files ignored (as `grade` does)."""
 
     def __init__(self, folder: Path, paths: list[Path] | None = None):
         super().__init__()
-        self.paths = paths if paths is not None else sorted(p for p in Path(folder).iterdir() if p.is_file())
-        if not any(is_image(p) for p in self.paths):
+        paths = paths if paths is not None else sorted(p for p in Path(folder).iterdir() if p.is_file())
+        self.paths = [p for p in paths if is_image(p)]
+        if not self.paths:
             raise EdgegradeError(f"--source {folder}: no images in this folder")
 
     def __iter__(self):
         index = 0
         for p in self.paths:
-            if not is_image(p):
-                self.decode_errors += 1
-                continue
             try:
                 image = read_image(p)
             except DataError:
@@ -81,35 +137,42 @@ class SyntheticSource(Source):
 
     def __iter__(self):
         truth = self.feed.truth
+        for i, image in enumerate(self.feed):
+            yield Frame(i, time.perf_counter(), image, f"synthetic{i}", truth(i))
+
+    def frames(self, stop=None):
         if not self.live:
-            for i, image in enumerate(self.feed):
-                yield Frame(i, time.perf_counter(), image, f"synthetic{i}", truth(i))
-            return
+            return super().frames(stop)
+        return self._live(stop)
+
+    def _live(self, stop):
         grabber = LatestFrame(lambda: next(self.feed, None), self.fps)
-        for frame in grabber.frames(self):  # the grabber counts every frame the feed made
-            frame.truth = truth(frame.index)
+        for frame in grabber.frames(self, stop):  # the grabber counts every frame the feed made
+            frame.truth = self.feed.truth(frame.index)
             yield frame
 
 
 class LatestFrame:
-    """Runs `read` in a thread; consumers always get the newest frame, never a queue."""
+    """Runs `read` in a thread; consumers always get the newest frame, never a queue. A read
+    that blocks (a camera that stopped sending) holds only that thread."""
 
     def __init__(self, read, fps=0.0, reconnect=None):
         self.read, self.period, self.reconnect = read, (1.0 / fps if fps else 0.0), reconnect
         self.cond = threading.Condition()
         self.latest: Frame | None = None
-        self.stopped = False
+        self.halt = threading.Event()  # the consumer is done: the reader ends at its next step
         self.ended = False
 
     def _run(self, source: Source):
         index, backoff = 0, 0.5
-        while not self.stopped:
+        while not self.halt.is_set():
             t0 = time.perf_counter()
             image = self.read()
             if image is None:
                 if self.reconnect is None:
                     break
-                time.sleep(backoff)  # camera dropped: try again, waiting longer each time
+                if self.halt.wait(backoff):  # camera dropped: try again, waiting longer each time
+                    break
                 backoff = min(backoff * 2, 8.0)
                 self.reconnect()
                 continue
@@ -121,38 +184,47 @@ class LatestFrame:
                 self.cond.notify()
             index += 1
             if self.period:
-                time.sleep(max(0.0, self.period - (time.perf_counter() - t0)))
+                self.halt.wait(max(0.0, self.period - (time.perf_counter() - t0)))
         with self.cond:
             self.ended = True
             self.cond.notify()
 
-    def frames(self, source: Source):
-        thread = threading.Thread(target=self._run, args=(source,), daemon=True)
+    def frames(self, source: Source, stop: threading.Event | None = None):
+        stop = stop or threading.Event()
+        thread = threading.Thread(target=self._run, args=(source,), daemon=True, name="edgegrade-capture")
         thread.start()
         try:
-            while True:
+            while not stop.is_set():
                 with self.cond:
-                    while self.latest is None and not self.ended:
-                        self.cond.wait(0.5)
+                    if self.latest is None and not self.ended:
+                        self.cond.wait(POLL)
                     if self.latest is None:
-                        return
+                        if self.ended:
+                            return
+                        continue
                     frame, self.latest = self.latest, None
                 yield frame
         finally:
-            self.stopped = True
-            thread.join(timeout=2)
+            self.halt.set()
+            thread.join(timeout=POLL)  # a reader blocked in a read is left behind (a daemon thread)
 
 
 class CaptureSource(Source):
-    """cv2.VideoCapture: cameras, /dev/videoN, rtsp://, GStreamer pipelines, video files."""
+    """cv2.VideoCapture: cameras, /dev/videoN, rtsp://, GStreamer pipelines, video files. A
+    video file is read past damaged stretches while its container says frames remain, and the
+    frames it lists but never gave are counted as decode errors."""
 
     def __init__(self, target, api=cv2.CAP_ANY, live=True, description=""):
         super().__init__()
         self.target, self.api, self.live = target, api, live
         self.description = description or str(target)
+        self.reading = threading.Lock()  # held during a read: never release a capture under it
         self.cap = self._open()
         if self.cap is None:
             raise EdgegradeError(self._failure())
+        if not live:
+            count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT))
+            self.expected = count if count > 0 else None
 
     def _open(self):
         cap = cv2.VideoCapture(self.target, self.api)
@@ -172,36 +244,53 @@ class CaptureSource(Source):
         return f"--source {self.description}: OpenCV could not open it"
 
     def _read(self):
-        if self.cap is None:
-            return None
-        ok, image = self.cap.read()
-        if not ok:
-            if not self.live:
+        with self.reading:
+            if self.cap is None:
                 return None
-            self.decode_errors += 1
+            ok, image = self.cap.read()
+        if not ok:
+            if self.live:
+                self.decode_errors += 1
             return None
         return image
 
     def _reconnect(self):
-        if self.cap is not None:
-            self.cap.release()
-        self.cap = self._open()
+        with self.reading:
+            if self.cap is not None:
+                self.cap.release()
+            self.cap = self._open()
+
+    def frames(self, stop=None):
+        if not self.live:
+            return super().frames(stop)
+        return LatestFrame(self._read, reconnect=self._reconnect).frames(self, stop)
 
     def __iter__(self):
-        if self.live:
-            yield from LatestFrame(self._read, reconnect=self._reconnect).frames(self)
-            return
-        index = 0
+        index = failed = 0
         while True:
             image = self._read()
-            if image is None:
-                return
-            yield Frame(index, time.perf_counter(), image)
-            index += 1
+            if image is not None:
+                failed = 0
+                yield Frame(index, time.perf_counter(), image)
+                index += 1
+            elif self.expected and index + failed < self.expected:
+                failed += 1  # a damaged stretch: the container says frames remain, keep reading
+            else:
+                break
+        missing = (self.expected or 0) - index
+        if missing > max(1, FRAME_COUNT_SLACK * (self.expected or 0)):
+            self.decode_errors += missing
 
     def close(self):
-        if self.cap is not None:
-            self.cap.release()
+        # a read still blocked in another thread keeps the capture: releasing it there could
+        # crash the process; it goes with the process
+        if self.reading.acquire(timeout=0.2):
+            try:
+                if self.cap is not None:
+                    self.cap.release()
+                    self.cap = None
+            finally:
+                self.reading.release()
 
 
 def csi_pipeline(sensor: int, width=1920, height=1080, fps=30) -> str:
@@ -225,8 +314,11 @@ def open_source(spec: str) -> Source:
 
         feed = FEEDS[m.group(1) or ""]
         w, h = int(m.group(2) or feed.size[0]), int(m.group(3) or feed.size[1])
-        frames = int(m.group(5) or feed.default_frames)
-        return SyntheticSource(feed(w, h, 0, frames), fps=float(m.group(4) or 0))
+        frames, fps = int(m.group(5) or feed.default_frames), float(m.group(4) or 0)
+        if min(w, h) < MIN_SYNTHETIC_SIDE or frames < 1 or (m.group(4) and fps <= 0):
+            raise EdgegradeError(f"--source {spec}: frames of at least {MIN_SYNTHETIC_SIDE}x{MIN_SYNTHETIC_SIDE} px, "
+                                 "at least 1 frame (#N) and a rate above 0 (@FPS)")
+        return SyntheticSource(feed(w, h, 0, frames), fps=fps)
     if spec.isdigit():
         return CaptureSource(int(spec), cv2.CAP_V4L2 if Path("/dev/video0").exists() else cv2.CAP_ANY)
     if spec.startswith("/dev/video"):

@@ -1,4 +1,6 @@
-"""`edgegrade grade PATH...`: still images or folders -> grades.csv, grades.json, overlay PNGs."""
+"""`edgegrade grade PATH...`: still images or folders -> grades.csv, grades.json, overlay PNGs.
+An image that cannot be read is a row saying so; none readable is an error, some an
+`Incomplete` run (exit 1)."""
 
 import csv
 import json
@@ -6,7 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from edgegrade.configs import WatchConfig
-from edgegrade.errors import DataError, EdgegradeError
+from edgegrade.errors import DataError, EdgegradeError, Incomplete
+from edgegrade.files import atomic_file, atomic_write_text
 from edgegrade.imageio import is_image, read_image, write_image
 from edgegrade.runtime.overlay import draw
 from edgegrade.runtime.pipeline import Pipeline
@@ -31,11 +34,11 @@ def expand(paths) -> list[Path]:
     return files
 
 
-def grade_stills(cfg: WatchConfig, paths) -> list[dict]:
+def grade_stills(cfg: WatchConfig, paths, warn=lambda message: None) -> list[dict]:
     """cfg.out gets the CSV, JSON and overlays; every still stands alone (no smoothing)."""
     out = ensure_writable(Path(cfg.out))
     rows = []
-    with Pipeline(replace(cfg, smooth=1)) as pipe:
+    with Pipeline(replace(cfg, smooth=1), warn=warn) as pipe:
         for i, path in enumerate(expand(paths)):
             try:
                 image = read_image(path)
@@ -50,9 +53,19 @@ def grade_stills(cfg: WatchConfig, paths) -> list[dict]:
                          "roi": "" if result.roi is None else "{x},{y},{w},{h}".format(**result.roi),
                          **({"inclusions": result.inclusions["count"], "inclusion_area_px": result.inclusions["area_px"]}
                             if result.inclusions else {})})
-    with open(out / "grades.csv", "w", newline="") as f:
+    with atomic_file(out / "grades.csv", "w") as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
         writer.writeheader()
         writer.writerows(rows)
-    (out / "grades.json").write_text(json.dumps(rows, indent=2))
+    atomic_write_text(out / "grades.json", json.dumps(rows, indent=2))
     return rows
+
+
+def verdict(rows: list[dict], out) -> EdgegradeError | None:
+    """None read: an error; some unread: Incomplete (their rows say why)."""
+    unread = sum(r["state"] == "unreadable" for r in rows)
+    if unread == len(rows):
+        return EdgegradeError(f"none of the {unread} image(s) could be read (see {out}/grades.csv)")
+    if unread:
+        return Incomplete(f"{unread} of {len(rows)} image(s) could not be read (see {out}/grades.csv)")
+    return None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from edgegrade import datasets
 from edgegrade.configs import TrainConfig
-from edgegrade.imageio import atomic_write_bytes
+from edgegrade.files import atomic_write_bytes
 from edgegrade.tasks import get_task
 from edgegrade.train.run import resolve_device, train
 
@@ -61,8 +61,9 @@ def ablate(base: TrainConfig, out, *, seeds=(0,), **_) -> list[dict]:
             data = str(sdir / "data")
             if not (Path(data) / "labels.csv").exists():
                 task = get_task(base.task)
-                task.write_synthetic(data, base.synth_n, size=base.synth_size or task.synth_size or base.size, seed=seed,
-                                     grade_only=base.synth_grade_only, relief=base.synth_relief)
+                with datasets.new_dataset(data, overwrite=True) as folder:  # whole or not at all
+                    task.write_synthetic(folder, base.synth_n, size=base.synth_size or task.synth_size or base.size,
+                                         seed=seed, grade_only=base.synth_grade_only, relief=base.synth_relief)
         for exp, recipe, name, losses in EXPERIMENTS:
             changes = dict(recipe=recipe, data=data, seed=seed)
             if exp == "D":  # the decoupled phase 2 starts from this seed's own Exp A

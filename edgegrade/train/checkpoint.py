@@ -3,13 +3,13 @@ weights_only=True (a model file never executes code)."""
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
 from edgegrade import __version__
-from edgegrade.errors import EdgegradeError
+from edgegrade.errors import EdgegradeError, os_error
+from edgegrade.files import atomic_file
 from edgegrade.train.archs import from_config
 from edgegrade.train.blocks import ModelConfig
 
@@ -30,16 +30,34 @@ def save(path, model, *, model_config: ModelConfig, preprocess: dict, train_conf
 
 
 def write(path, state: dict) -> None:
-    """torch.save through a temp file and a rename: a crash never leaves half a checkpoint."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """torch.save through a temp file and a rename (files.atomic_file): a crash or a full disk
+    never leaves half a checkpoint, and the last good one stays."""
+    with atomic_file(path) as f:
+        out = _Writes(f)
+        try:
+            torch.save(state, out)
+        except RuntimeError:
+            if out.error is None:
+                raise
+            raise out.error from None  # the OS's reason, which atomic_file reports with the path
+
+
+class _Writes:
+    """A file that remembers why a write failed: torch.save reports a full disk only as
+    "unexpected pos"."""
+
+    def __init__(self, f):
+        self.f, self.error = f, None
+
+    def write(self, data):
+        try:
+            return self.f.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self):
+        self.f.flush()
 
 
 def drop_optimizer(path) -> None:
@@ -58,10 +76,14 @@ def publish(best, final) -> None:
     tmp = final.with_name(f".{final.name}.link")
     tmp.unlink(missing_ok=True)
     try:
-        os.link(best, tmp)
-    except OSError:
-        shutil.copyfile(best, tmp)
-    os.replace(tmp, final)
+        try:
+            os.link(best, tmp)
+        except OSError:
+            shutil.copyfile(best, tmp)
+        os.replace(tmp, final)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise os_error(final, exc) from None
 
 
 def load(path, map_location="cpu") -> dict:

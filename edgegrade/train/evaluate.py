@@ -7,6 +7,7 @@ import torch
 
 from edgegrade import datasets
 from edgegrade.boxes import locate_samples
+from edgegrade.errors import EdgegradeError
 from edgegrade.preprocess import PreprocessSpec
 from edgegrade.train import checkpoint
 from edgegrade.train.data import EmbryoDataset
@@ -25,10 +26,14 @@ def evaluate_checkpoint(path, data, *, split="all", device="auto", batch=8) -> d
         tc = state["train_config"]
         samples = datasets.splits_of(run)[split] if run else datasets.run_splits(
             samples, tc["val_fraction"], tc["test_fraction"], tc["seed"], tc.get("test_data"))[split]
+    if not samples:
+        raise EdgegradeError(f"--split {split}: no images of {data} fall in it (nothing to evaluate)")
     spec = PreprocessSpec.from_dict(state["preprocess"])
     rois = locate_samples(samples, spec, progress=False)
     loader = torch.utils.data.DataLoader(EmbryoDataset(samples, rois, spec), batch_size=batch)
     metrics, _ = evaluate(model, loader, dev)
+    if not metrics.get("n_masks") and not metrics.get("n_ratios"):
+        raise EdgegradeError(f"--split {split} of {data}: {len(samples)} image(s) but no mask or ratio to score")
     return {"checkpoint": str(path), "role": state["role"], "data": str(data), "split": split, **metrics}
 
 

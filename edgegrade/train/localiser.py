@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from edgegrade.imageio import atomic_write_bytes
+from edgegrade.files import atomic_write_bytes
 from edgegrade.localise import FINE_SIDE, NET_SIZE, net_input
 from edgegrade.preprocess import letterbox, shrink, square_crop
 from edgegrade.scenes import render_scene

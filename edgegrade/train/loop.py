@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from edgegrade.errors import EdgegradeError
+from edgegrade.errors import EdgegradeError, os_error
+from edgegrade.files import cut_partial_line
 from edgegrade.metrics import SegRegMeter
 from edgegrade.postprocess import binarise, mask_ratio
 from edgegrade.train.losses import total_loss
@@ -147,7 +148,8 @@ def score(summary: dict, key: str) -> float:
 
 
 class MetricsLog:
-    """Appends one CSV row per epoch, flushed at once, so a killed run keeps its history."""
+    """Appends one CSV row per epoch, flushed at once, so a killed run keeps its history (a
+    half row left by a crash or a full disk is cut off before the next is appended)."""
 
     FIELDS = ["phase", "epoch", "loss", "seg", "reg", "cons", "dice", "iou", "miou", "pixel_acc", "mae_direct",
               "mae_mask", "grade_acc_direct", "kappa_direct", "images_per_s", "seconds"]
@@ -155,15 +157,19 @@ class MetricsLog:
     def __init__(self, path: Path):
         self.path = path
         self.new = not path.exists()
+        cut_partial_line(path)
 
     def write(self, row: dict):
-        with open(self.path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.FIELDS, extrasaction="ignore")
-            if self.new:
-                writer.writeheader()
-                self.new = False
-            writer.writerow({k: (f"{v:.5g}" if isinstance(v, float) else v) for k, v in row.items()})
-            f.flush()
+        try:
+            with open(self.path, "a", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=self.FIELDS, extrasaction="ignore")
+                if self.new:
+                    writer.writeheader()
+                    self.new = False
+                writer.writerow({k: (f"{v:.5g}" if isinstance(v, float) else v) for k, v in row.items()})
+                f.flush()
+        except OSError as exc:
+            raise os_error(self.path, exc) from None
 
 
 def check_finite(epoch_losses: dict, phase: str, epoch: int, last_good: Path):

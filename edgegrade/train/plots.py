@@ -1,6 +1,7 @@
 """PNG plots of a phase: curves, predicted vs true ratio, grade confusion, sample overlays."""
 
 import csv
+import io
 from pathlib import Path
 
 import matplotlib
@@ -9,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from edgegrade.files import atomic_write_bytes, make_dir  # noqa: E402
 from edgegrade.grading import GRADE_NAMES, GRADES, grade_index  # noqa: E402
 from edgegrade.metrics import confusion_matrix  # noqa: E402
 
@@ -25,8 +27,7 @@ def _plot_keys(ax, rows, keys, title):
 
 def plot_phase(out: Path, phase: str, records: dict, spec, task) -> list[Path]:
     """task: its record (edgegrade.tasks): which curves, whether ratio plots, class names."""
-    pdir = out / "plots"
-    pdir.mkdir(exist_ok=True)
+    pdir = make_dir(out / "plots")
     written = []
     with open(out / "metrics.csv") as f:
         rows = [r for r in csv.DictReader(f) if r["phase"] == phase]
@@ -79,7 +80,10 @@ def plot_phase(out: Path, phase: str, records: dict, spec, task) -> list[Path]:
 
 
 def _save(fig, path: Path) -> Path:
+    """Rendered in memory and written whole (a full disk leaves no half PNG)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=90, format="png")
     plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
     return path

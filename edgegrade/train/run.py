@@ -18,6 +18,7 @@ from edgegrade.augment import AUGMENTS
 from edgegrade.boxes import CACHE_NAME, locate_samples
 from edgegrade.configs import TrainConfig
 from edgegrade.errors import EdgegradeError
+from edgegrade.files import atomic_write_text, make_dir
 from edgegrade.preprocess import PreprocessSpec
 from edgegrade.recipes import RECIPES, Phase
 from edgegrade.tasks import get_task
@@ -61,8 +62,9 @@ def prepare_data(cfg: TrainConfig, out: Path, is_main: bool) -> Path:
         return Path(cfg.data)
     root = out / "data"
     if is_main and not (root / "labels.csv").exists():
-        get_task(cfg.task).write_synthetic(root, cfg.synth_n, size=cfg.synth_size, seed=cfg.seed,
-                                           grade_only=cfg.synth_grade_only, relief=cfg.synth_relief)
+        with datasets.new_dataset(root, overwrite=True) as folder:  # a killed render leaves no half dataset
+            get_task(cfg.task).write_synthetic(folder, cfg.synth_n, size=cfg.synth_size, seed=cfg.seed,
+                                               grade_only=cfg.synth_grade_only, relief=cfg.synth_relief)
     if torch.distributed.is_initialized():
         torch.distributed.barrier()
     return root
@@ -81,12 +83,19 @@ def make_loader(samples, rois, spec, cfg, *, train: bool, device):
         drop_last=train and len(sampler) > cfg.batch, persistent_workers=cfg.workers > 0)
 
 
-def claim_out(out: Path, phases, cfg: TrainConfig) -> None:
+def claim_out(out: Path, phases, cfg: TrainConfig, spec: PreprocessSpec) -> None:
     """A folder that holds a run is continued (--resume) or replaced (--overwrite), never mixed
     into: its metrics would gain a second history and its modules be swapped unasked. Replacing
-    clears the history and the resume points; the old modules stay until the new ones are written."""
+    clears the history and the resume points; the old modules stay until the new ones are written.
+    Continuing needs the same model and preprocessing as the resume points were trained with."""
     held = [p for p in [out / "metrics.csv"] + [out / ph.name / "last.pt" for ph in phases] if p.exists()]
-    if not held or cfg.resume:
+    if cfg.resume:
+        for ph in phases:
+            if (out / ph.name / "last.pt").exists():
+                state = checkpoint.load(out / ph.name / "last.pt")
+                check_model(state, ph, cfg, f"--resume {out / ph.name / 'last.pt'}", spec)
+        return
+    if not held:
         return
     if not cfg.overwrite:
         raise EdgegradeError(f"--out {out}: holds a training run already ({held[0].relative_to(out)}); continue it "
@@ -95,6 +104,21 @@ def claim_out(out: Path, phases, cfg: TrainConfig) -> None:
         p.unlink()
     for ph in phases:
         (out / ph.name / "best.pt").unlink(missing_ok=True)
+
+
+def check_model(state: dict, phase: Phase, cfg: TrainConfig, what: str, spec: PreprocessSpec | None = None):
+    """A checkpoint's model (and, to continue it, its preprocessing) must be what this phase
+    builds: a mismatch is one line naming what differs, not a size-mismatch traceback."""
+    want = ModelConfig(**phase.model_kwargs(cfg)).to_dict()
+    have = state["model_config"]
+    diff = [f"{k} {have.get(k)} (this run: {v})" for k, v in want.items() if have.get(k) != v]
+    if spec is not None:
+        pre = state.get("preprocess", {})
+        diff += [f"{k} {pre.get(k)} (this run: {v})" for k, v in spec.to_dict().items()
+                 if k in ("size", "crop", "margin") and pre.get(k) != v]
+    if diff:
+        raise EdgegradeError(f"{what}: trained with {', '.join(diff)}; match --arch, --width, --output-stride"
+                             + (", --size, --crop and --margin" if spec is not None else ""))
 
 
 def find_boxes(splits: dict, spec, cache: Path, is_main: bool) -> dict:
@@ -116,9 +140,7 @@ def build_phase_model(phase: Phase, cfg: TrainConfig, out: Path, device):
         if not phase.init_from and cfg.init == pretrained.NAME:
             path = pretrained.path_for(pretrained.role_for(phase.role, bool(phase.weights.reg)))
         state = checkpoint.load(path)
-        if ModelConfig(**state["model_config"]) != ModelConfig(**phase.model_kwargs(cfg)):
-            raise EdgegradeError(f"--init {path}: its model ({state['model_config']}) is not the one this run "
-                                 "trains; match --arch, --width and --output-stride")
+        check_model(state, phase, cfg, f"--init {path}")
         model.load_state_dict(state["model"])
     elif cfg.backbone_weights:
         load_torchvision_weights(model.backbone, cfg.backbone_weights)
@@ -207,8 +229,6 @@ def run_phase(phase: Phase, cfg: TrainConfig, loaders, out: Path, device, spec, 
 
 def train(cfg: TrainConfig) -> dict:
     cfg = cfg.resolved()
-    if cfg.size % 32:
-        raise EdgegradeError(f"--size {cfg.size}: must be a multiple of 32 (ResNet-50 downsamples by 32)")
     rank, world = dist_info()
     device = resolve_device(cfg.device)
     if world > 1:
@@ -219,13 +239,11 @@ def train(cfg: TrainConfig) -> dict:
     seed_everything(cfg.seed + rank)
     is_main = rank == 0
     out = Path(cfg.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise EdgegradeError(f"--out {out}: cannot create ({exc.strerror})") from None
+    make_dir(out)
     phases = RECIPES[cfg.recipe]
+    spec = PreprocessSpec(size=cfg.size, crop=cfg.crop, margin=cfg.margin)
     if is_main:
-        claim_out(out, phases, cfg)
+        claim_out(out, phases, cfg, spec)
     needs_masks = any(p.weights.seg for p in phases)
     data_root = prepare_data(cfg, out, is_main)
     ds = datasets.load(data_root, require_paired=needs_masks)
@@ -235,13 +253,15 @@ def train(cfg: TrainConfig) -> dict:
         # BatchNorm (and the ASPP image pooling) needs two images in a training batch
         raise EdgegradeError(f"{data_root}: too few embryos for a train/val split ({len(ds.samples)} images; "
                              "need at least 2 for training and 1 for validation, or --val-fraction 0)")
+    if is_main:  # every image and mask read once: a bad one is a line here, not a worker's traceback later
+        datasets.check_samples([s for k in datasets.SPLITS for s in splits[k]], data_root)
     spec = PreprocessSpec(size=cfg.size, crop=cfg.crop, margin=cfg.margin)
     boxes = find_boxes(splits, spec, out / CACHE_NAME, is_main)
     test = "test" if splits["test"] else "val"  # a set too small for a test split is tested on val
     loaders = {k: make_loader(splits[s], boxes[s], spec, cfg, train=False, device=device) if splits[s] else None
                for k, s in (("val", "val"), ("test", test))}
     if is_main:
-        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        atomic_write_text(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
         datasets.write_splits(out, splits, data_root, cfg.test_data)
         print(f"data {data_root}: train {len(splits['train'])}, val {len(splits['val'])}, "
               f"test {len(splits['test'])} images on {device}")
@@ -259,7 +279,7 @@ def train(cfg: TrainConfig) -> dict:
         checkpoint.publish(best, final)
         model = checkpoint.model_from(checkpoint.load(final)).to(device)
         test, records = evaluate(model, loaders["test"], device, keep=4) if loaders["test"] is not None else ({}, None)
-        (out / f"eval_{phase.role}.json").write_text(json.dumps(test, indent=2))
+        atomic_write_text(out / f"eval_{phase.role}.json", json.dumps(test, indent=2))
         results[phase.role] = {"file": str(final), "test": test}
         if cfg.plots and records is not None:
             from edgegrade.train.plots import plot_phase

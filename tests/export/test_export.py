@@ -76,7 +76,7 @@ def test_fp16_bundle(fp16_bundle):
 def test_int8_bundle_has_symmetric_qdq(dual_run, tmp_path):
     out = tmp_path / "int8"
     export_bundle(ExportConfig(run=str(dual_run), out=str(out), precision="int8", calib_n=8, eval_n=8,
-                               tolerance={"dmae": 0.05, "ddice": 0.05}), **quiet)
+                               tol_mae=0.05, tol_dice=0.05), **quiet)
     m = read_manifest(out)
     assert m["quantization"]["quantizer"] in ("onnxruntime", "modelopt") and m["quantization"]["activations"] == "s8"
     report = json.loads((out / "report.json").read_text())
@@ -93,7 +93,7 @@ def test_int8_bundle_has_symmetric_qdq(dual_run, tmp_path):
 def test_failed_gate_exits_nonzero_and_marks_nothing_deployable(dual_run, tmp_path):
     out = tmp_path / "strict"
     r = CliRunner().invoke(main, ["export", "--run", str(dual_run), "--out", str(out), "--precision", "fp16",
-                                  "--eval-n", "4", "--tol-agreement", "1.01"])
+                                  "--eval-n", "4", "--tol-dice", "1e-9", "--tol-mae", "1e-9"])
     assert r.exit_code == 3 and "accuracy gate failed" in r.output
     assert read_manifest(out)["deployable"] is False
     from edgegrade.configs import WatchConfig
@@ -110,7 +110,7 @@ def test_failed_export_leaves_no_half_bundle(dual_run, tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(fp16, "to_fp16", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(EdgegradeError, match=r"/b: cannot write \(No space left on device\)"):
         export_bundle(ExportConfig(run=str(dual_run), out=str(tmp_path / "b"), precision="fp16", eval_n=4), **quiet)
     assert list(tmp_path.iterdir()) == []
 
