@@ -213,8 +213,11 @@ def models(as_json):
         click.echo(f"{role:9s} {pretrained.FOLDER / m['file']}  {m['bytes'] / 1e6:.1f} MB {m['dtype']}  "
                    f"sha256 {m['sha256'][:12]}  width {cfg['width']}, {m['preprocess']['size']} px, "
                    f"{m['preprocess']['crop']} crop")
-        click.echo(f"          on {made['synthetic_test']['n']} fresh synthetic embryos: " + "  ".join(
-            f"{k} {t[k]:.4f}" for k in ("dice", "mae_direct", "mae_mask", "grade_acc_direct", "kappa_direct") if k in t))
+        for where, t in ((f"{made['synthetic_test']['n']} fresh synthetic embryos", t),
+                         ("the real frames, zero-shot", m.get("real_zero_shot", {}))):
+            if t:
+                click.echo(f"          on {where}: " + "  ".join(f"{k} {t[k]:.4f}" for k in (
+                    "dice", "embryo_dice", "mae_direct", "mae_mask", "grade_acc_direct", "kappa_direct") if k in t))
     click.echo(f"made {made['date']} with edgegrade {made['edgegrade_version']}, renderer {made['renderer']}: "
                f"{made['command'] or 'see README'}")
     click.echo(index["card"])

@@ -25,13 +25,16 @@ p.add_argument("run", type=Path)
 p.add_argument("--test-n", type=int, default=300)
 p.add_argument("--test-seed", type=int, default=9000)
 p.add_argument("--command", default="", help="The training command, as the README shows it.")
+p.add_argument("--real", type=Path, help="A dataset of real annotated frames to measure the shipped files on too "
+               "(zero-shot: they never trained on it).")
 a = p.parse_args()
 
 pretrained.FOLDER.mkdir(parents=True, exist_ok=True)
 cfg = json.loads((a.run / "config.json").read_text())
 with tempfile.TemporaryDirectory() as tmp:
     test = Path(tmp) / "test"
-    write_dataset(test, a.test_n, size=cfg.get("synth_size") or 640, seed=a.test_seed, grade_only=0)
+    write_dataset(test, a.test_n, size=cfg.get("synth_size") or 640, seed=a.test_seed, grade_only=0,
+                  relief=cfg.get("synth_relief", 0.0))  # drawn as the training data was
     models = {}
     for role in ("assistant", "grader"):
         state = checkpoint.load(a.run / f"{role}.pt")
@@ -40,14 +43,16 @@ with tempfile.TemporaryDirectory() as tmp:
         path = pretrained.FOLDER / f"{role}.pt"
         checkpoint.write(path, state)
         metrics = evaluate_checkpoint(path, test, device="cpu")
+        real = evaluate_checkpoint(path, a.real, device="cpu") if a.real else {}
         run_test = json.loads((a.run / f"eval_{role}.json").read_text())
-        keep = ("n_masks", "n_ratios", "dice", "iou", "mae_direct", "mae_mask", "grade_acc_direct", "kappa_direct",
+        keep = ("n_masks", "n_ratios", "dice", "embryo_dice", "iou", "mae_direct", "mae_mask", "grade_acc_direct", "kappa_direct",
                 "grade_acc_mask", "kappa_mask")
         models[role] = {
             "file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "bytes": path.stat().st_size,
             "dtype": "float16", "model_config": state["model_config"], "preprocess": state["preprocess"],
             "phase": state["phase"], "epoch": state["epoch"],
             "synthetic_test": {k: metrics[k] for k in keep if k in metrics},
+            **({"real_zero_shot": {k: real[k] for k in keep if k in real}} if real else {}),
             "run_test_fp32": {k: run_test[k] for k in keep if k in run_test},
         }
         print(role, path, f"{path.stat().st_size / 1e6:.1f} MB", {k: round(v, 4) for k, v in models[role]["synthetic_test"].items()})
@@ -55,7 +60,9 @@ index = {
     "models": models,
     "made": {"command": a.command, "train_config": cfg, "renderer": RENDERER, "edgegrade_version": __version__,
              "date": time.strftime("%Y-%m-%d"), "torch": torch.__version__,
-             "synthetic_test": {"n": a.test_n, "seed": a.test_seed, "size": cfg.get("synth_size") or 640}},
+             "synthetic_test": {"n": a.test_n, "seed": a.test_seed, "size": cfg.get("synth_size") or 640,
+                                "relief": cfg.get("synth_relief", 0.0)},
+             "real": str(a.real) if a.real else None},
     "card": "Trained on procedural synthetic embryos only. Not for clinical use before fine-tuning and checking on "
             "the lab's own annotated frames.",
 }
