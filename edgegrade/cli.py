@@ -48,6 +48,16 @@ def main():
     """Embryo fragmentation grading at the edge (AttnRegDeepLab): train, export, watch."""
 
 
+def gan_options(when: str):
+    """The pix2pix generator's training flags, shared by `synth --learned` and `ablate`."""
+    def decorate(func):
+        func = click.option("--gan-width", default=32, show_default=True, type=AT_LEAST_1,
+                            help=f"{when}: pix2pix ngf/ndf (the paper's pix2pix: 64).")(func)
+        return click.option("--gan-epochs", default=100, show_default=True, type=AT_LEAST_1,
+                            help=f"{when}: pix2pix epochs over the real pairs (--data).")(func)
+    return decorate
+
+
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Dataset folder to write.")
 @click.option("--n", default=200, show_default=True, type=AT_LEAST_0, help="Paired images (image + label map).")
@@ -65,10 +75,7 @@ def main():
 @click.option("--data", type=click.Path(exists=True, file_okay=False), help="--learned: paired images to train the generator on.")
 @click.option("--generator", type=click.Path(dir_okay=False),
               help="--learned: generator file to use; with --data, where to write the trained one (default OUT/generator.pt).")
-@click.option("--gan-epochs", default=100, show_default=True, type=AT_LEAST_1,
-              help="--learned: pix2pix epochs over --data.")
-@click.option("--gan-width", default=32, show_default=True, type=AT_LEAST_1,
-              help="--learned: pix2pix ngf/ndf (the paper's pix2pix: 64).")
+@gan_options("--learned")
 @click.option("--gan-batch", default=1, show_default=True, type=AT_LEAST_1,
               help="--learned: pix2pix batch (pix2pix: 1).")
 @click.option("--device", default="cpu", show_default=True, help="--learned: cpu or cuda.")
@@ -407,9 +414,7 @@ def bench(bundle, source, frames, runs, threads, json_out):
               help="oocyte-inclusions: real test oocytes when --test-data is absent.")
 @click.option("--gan-n", default=1000, show_default=True, type=AT_LEAST_1,
               help="oocyte-inclusions: synthetic images from the generator.")
-@click.option("--gan-epochs", default=100, show_default=True, type=AT_LEAST_1,
-              help="oocyte-inclusions: pix2pix epochs over the real pairs.")
-@click.option("--gan-width", default=32, show_default=True, type=AT_LEAST_1, help="oocyte-inclusions: pix2pix ngf/ndf.")
+@gan_options("oocyte-inclusions")
 @click.option("--generator", type=click.Path(exists=True, dir_okay=False),
               help="oocyte-inclusions: a trained generator file (skips pix2pix training).")
 @click.option("--seeds", help="Comma-separated seeds, each a full replicate (its own synthetic data, split and "
