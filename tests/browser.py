@@ -102,13 +102,18 @@ class Page:
         return result["result"].get("value")
 
     def wait_for(self, expression: str, seconds: float = 30):
-        deadline = time.monotonic() + seconds
+        """The expression's value once it is true (an error, e.g. before the page has loaded,
+        counts as false)."""
+        deadline, error = time.monotonic() + seconds, None
         while time.monotonic() < deadline:
-            value = self.evaluate(expression)
+            try:
+                value = self.evaluate(expression)
+            except RuntimeError as exc:
+                value, error = None, exc
             if value:
                 return value
             time.sleep(0.1)
-        raise TimeoutError(f"{expression} still false after {seconds} s")
+        raise TimeoutError(f"{expression} still false after {seconds} s (last error: {error})")
 
     def screenshot(self) -> bytes:
         return base64.b64decode(self.browser.send("Page.captureScreenshot", {"format": "png"}, self.session)["data"])

@@ -19,7 +19,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from edgegrade.errors import AuditBroken, os_error
+from edgegrade.errors import AuditBroken, EdgegradeError, os_error
 from edgegrade.files import atomic_write_text, make_dir
 
 LOG, HEAD = "audit.jsonl", "audit.head"
@@ -93,38 +93,53 @@ class AuditLog:
 
     @contextmanager
     def locked(self):
-        """The log held against another confirm for the duration (POSIX flock)."""
+        """The report folder held against another confirm for the duration (POSIX flock on
+        the folder itself: no lock file, and nothing created before the log verifies)."""
         make_dir(self.folder)
-        with open(self.path, "ab") as f:
-            try:
-                import fcntl
-
-                fcntl.flock(f, fcntl.LOCK_EX)
-            except ImportError:  # no flock (Windows): one confirm at a time is the user's care
-                pass
-            yield f
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): one confirm at a time is the user's care
+            yield
+            return
+        fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def append(self, entry: dict) -> dict:
         """Chain `entry` onto the log and move the head to it; -> the record written. Refused
         (AuditBroken) when the log does not verify: nothing is added to a broken chain. A write
         that fails (a full disk) is cut back off, so the log stays as it was."""
-        with self.locked() as f:
+        with self.locked():
             records, problems = self.read()
             if problems:
                 raise AuditBroken(f"{problems[0]}; nothing was recorded"
                                   + (f" ({len(problems) - 1} more problem(s): see the report)" if len(problems) > 1 else ""))
             record = {"seq": len(records) + 1, **entry, "prev": records[-1]["hash"] if records else GENESIS}
             record["hash"] = record_hash(record)
-            size = f.seek(0, os.SEEK_END)
+            size = self._write_line((json.dumps(record, ensure_ascii=False) + "\n").encode())
             try:
-                f.write((json.dumps(record, ensure_ascii=False) + "\n").encode())
-                f.flush()
-                os.fsync(f.fileno())
-            except OSError as exc:
-                try:
-                    os.ftruncate(f.fileno(), size)
-                except OSError:
-                    pass
-                raise os_error(self.path, exc) from None
-            atomic_write_text(self.head_path, json.dumps({"seq": record["seq"], "hash": record["hash"]}))
+                atomic_write_text(self.head_path, json.dumps({"seq": record["seq"], "hash": record["hash"]}))
+            except EdgegradeError:  # no head for it: the line goes too, so log and head still agree
+                os.truncate(self.path, size)
+                raise
         return record
+
+    def _write_line(self, line: bytes) -> int:
+        """Append one line, synced; a failed write is cut back off. -> the size before it."""
+        try:
+            with open(self.path, "ab", buffering=0) as f:  # unbuffered: nothing of a failed line lingers
+                size = f.seek(0, os.SEEK_END)
+                try:
+                    data = memoryview(line)
+                    while data:
+                        data = data[f.write(data):]
+                    os.fsync(f.fileno())
+                except OSError:
+                    os.ftruncate(f.fileno(), size)
+                    raise
+        except OSError as exc:
+            raise os_error(self.path, exc) from None
+        return size

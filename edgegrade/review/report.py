@@ -204,7 +204,11 @@ def confirm(report, embryo: str, grade: str, by: str, note: str = "") -> dict:
         "time": now(), "embryo": embryo, "grade": grade, "by": by.strip(), "note": note.strip(),
         "account": f"{getpass.getuser()}@{socket.gethostname()}", "ai_grade": e["ai_grade"],
         "ai_ratio": e["ai_ratio"], "bundle": e["bundle"], "report_made": data["made"]})
-    render(report)
+    try:
+        render(report)
+    except EdgegradeError as exc:
+        raise EdgegradeError(f"decision {record['seq']} is recorded in {AuditLog(report).path}, but the page could not "
+                             f"follow: {exc.message}; `edgegrade report` again shows it") from None
     return record
 
 

@@ -43,8 +43,11 @@ function show() {
 function chart() {
   const c = $("chart"), g = c.getContext("2d"), w = c.width, h = c.height, pad = 28;
   g.clearRect(0, 0, w, h);
-  const y = (v) => h - pad - v * (h - 2 * pad);
-  for (const band of grades) { // the grade intervals as bands
+  const values = records.flatMap((r) => [r.ratio, r.mask_ratio]).filter((v) => v !== null && v !== undefined);
+  const top = Math.min(1, Math.max(0.3, ...values) * 1.15 + 0.02);
+  const y = (v) => h - pad - (Math.min(v, top) / top) * (h - 2 * pad);
+  for (const band of grades) { // the grade intervals as bands, those in view
+    if (band.low >= top) continue;
     g.fillStyle = COLOURS[band.grade] + "22";
     g.fillRect(pad, y(band.high), w - pad, y(band.low) - y(band.high));
     g.fillStyle = "#888"; g.font = "18px sans-serif";
