@@ -53,10 +53,10 @@ def simplify(contour: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
 
 
 def open_holes(mask: np.ndarray, min_area: int = MIN_AREA) -> np.ndarray:
-    """The mask with a one-pixel slit from the top of each hole (background enclosed by the
-    region: a gap between cells) up to the background above it, so that the region's outline
-    runs in along the slit, around the hole and out again: one polygon without the hole (a
-    LabelMe polygon has none). Filling that outline fills the slit back in."""
+    """The mask with a one-pixel slit from each hole (background enclosed by the region: a gap
+    between cells) straight out to the nearest background, up, down, left or right, so that
+    the region's outline runs in along the slit, around the hole and out again: one polygon
+    without the hole (a LabelMe polygon has none). Filling that outline fills the slit back in."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).view(np.uint8), connectivity=4)
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     holes = [k for k in range(1, n) if k not in edge and stats[k, cv2.CC_STAT_AREA] >= min_area]
@@ -64,12 +64,22 @@ def open_holes(mask: np.ndarray, min_area: int = MIN_AREA) -> np.ndarray:
         return mask
     mask = mask.copy()
     for k in holes:
-        y = stats[k, cv2.CC_STAT_TOP]
-        x = int(np.flatnonzero(labels[y] == k)[0])
-        column = mask[:y, x]
-        above = np.flatnonzero(~column)  # the background nearest above the hole
-        mask[(above[-1] + 1) if len(above) else 0:y, x] = False
+        x0, y0, w, h = stats[k, :4]
+        first = lambda line: int(np.flatnonzero(line == k)[0])  # noqa: E731
+        ends = {(-1, 0): (y0, x0 + first(labels[y0, x0:x0 + w])), (1, 0): (y0 + h - 1, x0 + first(labels[y0 + h - 1, x0:x0 + w])),
+                (0, -1): (y0 + first(labels[y0:y0 + h, x0]), x0), (0, 1): (y0 + first(labels[y0:y0 + h, x0 + w - 1]), x0 + w - 1)}
+        length, (y, x), (dy, dx) = min((_run(mask, start, step), start, step) for step, start in ends.items())
+        for i in range(1, length + 1):
+            mask[y + i * dy, x + i * dx] = False
     return mask
+
+
+def _run(mask: np.ndarray, start: tuple, step: tuple) -> int:
+    """Foreground pixels from `start` (excluded) in direction `step` before the background or the edge."""
+    (y, x), (dy, dx), n = start, step, 0
+    while 0 <= y + dy < mask.shape[0] and 0 <= x + dx < mask.shape[1] and mask[y + dy, x + dx]:
+        y, x, n = y + dy, x + dx, n + 1
+    return n
 
 
 def outlines(mask: np.ndarray, max_points: int = MAX_POINTS, min_area: int = MIN_AREA) -> list[np.ndarray]:
