@@ -161,3 +161,33 @@ def test_too_many_viewers_are_told_to_wait(view):
     assert r.status == 503
     for s in open_streams:
         s.close()
+
+
+@pytest.mark.parametrize("spec,words", [("abc", "--serve abc: expected [HOST:]PORT"),
+                                        ("127.0.0.1:99999", "--serve 127.0.0.1:99999")])
+def test_watch_with_a_bad_serve_address_fails_before_grading(fp16_bundle, tmp_path, spec, words):
+    from badinput import assert_one_line, run_cli
+
+    r = run_cli(["watch", "--bundle", fp16_bundle, "--source", "synthetic#5", "--headless", "--out", tmp_path,
+                 "--serve", spec])
+    assert_one_line(r, 2, words)
+    assert not (tmp_path / "grades.jsonl").exists()
+
+
+def test_watch_with_a_port_in_use_fails_before_grading(fp16_bundle, tmp_path, view):
+    from badinput import assert_one_line, run_cli
+
+    r = run_cli(["watch", "--bundle", fp16_bundle, "--source", "synthetic#5", "--headless", "--out", tmp_path / "w",
+                 "--serve", str(view.port)])
+    assert_one_line(r, 2, f"--serve {view.port}: cannot listen there")
+    assert not (tmp_path / "w" / "grades.jsonl").exists()
+
+
+def test_the_token_is_not_kept_in_the_summary(fp16_bundle, tmp_path):
+    from badinput import run_cli
+
+    r = run_cli(["watch", "--bundle", fp16_bundle, "--source", "synthetic#3", "--headless", "--out", tmp_path,
+                 "--serve", "0.0.0.0:0", "--serve-token", "s3cret-token-abc"])
+    assert r.exit_code == 0 and "s3cret-token-abc" in r.output  # printed once, where the user started it
+    assert "s3cret-token-abc" not in (tmp_path / "summary.json").read_text()
+    assert json.loads((tmp_path / "summary.json").read_text())["config"]["serve_token"] == "(given)"
