@@ -28,7 +28,7 @@ import secrets
 import socket
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -85,6 +85,7 @@ class LiveView:
         self.jpeg_cache = (0, b"")
         self.closing = threading.Event()
         self.streams = threading.BoundedSemaphore(MAX_STREAMS)
+        self.counts, self.counts_lock = Counter(), threading.Lock()  # what was served, for the summary
         self.pages = {path: (resources.files("edgegrade.runtime").joinpath(name).read_bytes(), kind)
                       for path, (name, kind) in STATIC.items()}
         handler = type("Handler", (Handler,), {"view": self})
@@ -136,6 +137,16 @@ class LiveView:
         except OSError:
             return None
 
+    def count(self, what: str, n: int = 1) -> None:
+        with self.counts_lock:
+            self.counts[what] += n
+
+    def stats(self) -> dict:
+        """For summary.json: where it listened and what it served (pictures, event batches,
+        requests refused), so a run says whether anyone watched."""
+        with self.counts_lock:
+            return {"url": self.url.split("?")[0], "token": self.token is not None, **dict(self.counts)}
+
     def __enter__(self):
         return self
 
@@ -172,12 +183,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self, head: bool = False):
         url = urlsplit(self.path)
-        query = parse_qs(url.query)
+        query, view = parse_qs(url.query), self.view
         refusal = self.refusal(query)
         if refusal:
             status, message, extra = refusal
+            view.count("refused")
             return self.send(status, {"error": message}, extra=extra, head=head)
-        path, view = url.path, self.view
+        path = url.path
         if path in view.pages:
             body, kind = view.pages[path]
             if view.token and path == "/":  # the script is asked for with the token too
@@ -234,7 +246,9 @@ class Handler(BaseHTTPRequestHandler):
     def stream(self, path: str, query):
         view = self.view
         if not view.streams.acquire(blocking=False):
+            view.count("refused")
             return self.send(HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"at most {MAX_STREAMS} viewers at once"})
+        view.count("viewers" if path == "/stream.mjpg" else "event_streams")
         try:
             kind = ("multipart/x-mixed-replace; boundary=frame" if path == "/stream.mjpg"
                     else "text/event-stream; charset=utf-8")
@@ -261,6 +275,7 @@ class Handler(BaseHTTPRequestHandler):
                                  % (len(jpg), jpg))
                 self.wfile.flush()
                 shown = seq
+                view.count("pictures")
             view.closing.wait(max(POLL / 2, view.period - (time.monotonic() - t0)))
 
     def events(self, sent: int):
@@ -271,6 +286,7 @@ class Handler(BaseHTTPRequestHandler):
                 sent = new[-1]["seq"]
                 self.wfile.write(f"id: {sent}\ndata: {json.dumps(new)}\n\n".encode())
                 self.wfile.flush()
+                view.count("results_sent", len(new))
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since > KEEPALIVE:
                 self.wfile.write(b": keepalive\n\n")

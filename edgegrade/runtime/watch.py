@@ -206,6 +206,7 @@ def watch(cfg: WatchConfig, echo=print) -> dict:
                        "snapshots": snaps.count, "sink_failures": dict(failed_sinks), "log": str(log.path),
                        "backends": pipe.backend_names, "window": window is not None,
                        "stopped_by_signal": flag.stop, "bundle_id": pipe.bundle_id,
+                       **({"live_view": live.stats()} if live is not None else {}),
                        "config": {**asdict(cfg), "serve_token": "(given)" if cfg.serve_token else None},
                        **({"error": str(getattr(error, "message", error))} if error is not None else {})}
             write_summary(out / SUMMARY, summary, quiet=error is not None)
