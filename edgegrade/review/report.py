@@ -31,7 +31,7 @@ import numpy as np
 
 from edgegrade import __version__
 from edgegrade.errors import AuditBroken, DataError, EdgegradeError
-from edgegrade.files import atomic_file, atomic_write_bytes, atomic_write_text, make_dir
+from edgegrade.files import atomic_file, atomic_write_bytes, atomic_write_text, make_dir, read_json
 from edgegrade.grading import GRADE_NAMES, parse_grade
 from edgegrade.imageio import read_image
 from edgegrade.metrics import confusion_matrix, quadratic_kappa
@@ -90,12 +90,9 @@ def load(report) -> dict:
     if not path.is_file():
         raise EdgegradeError(f"{report}: not a report folder (no {DATA}); make one with `edgegrade report RUN_DIR "
                              f"--out {report}`")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or not isinstance(data.get("embryos"), list):
-            raise ValueError("not a report")
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable report ({exc})") from None
+    data = read_json(path, "report", dict)
+    if not isinstance(data.get("embryos"), list):
+        raise DataError(f"{path}: not a report (no list of embryos)")
     return data
 
 

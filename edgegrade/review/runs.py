@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgegrade.errors import DataError, EdgegradeError
+from edgegrade.files import read_json
 from edgegrade.timelapse import EmbryoIds, parse_name
 
 MAX_POINTS = 2000  # per embryo in the report: a day of live frames is thinned evenly to this
@@ -170,12 +171,7 @@ def latest_snapshots(snapshots: Path, embryos: dict, where: dict) -> None:
 
 def read_grade(folder: Path) -> RunFolder:
     path = folder / "grades.json"
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable grades.json ({exc})") from None
-    if not isinstance(rows, list):
-        raise DataError(f"{path}: a JSON {type(rows).__name__}, not the list `grade` writes")
+    rows = read_json(path, "list of graded images (what `grade` writes)", list)
     embryos, skipped, order = {}, [], {}
     for n, row in enumerate(rows, 1):
         try:

@@ -7,7 +7,6 @@ import json
 
 import cv2
 import numpy as np
-import pytest
 from badinput import run_cli
 
 from edgegrade.configs import WatchConfig
