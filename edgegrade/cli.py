@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from edgegrade import __version__
-from edgegrade.configs import ExportConfig, TrainConfig, WatchConfig, options
+from edgegrade.configs import ExportConfig, GradeConfig, TrainConfig, WatchConfig, options
 from edgegrade.tasks import DEFAULT as DEFAULT_TASK
 from edgegrade.tasks import TASKS, get_task
 
@@ -358,20 +358,60 @@ def watch(**kw):
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@options(WatchConfig, only=("bundle", "backend", "provider", "review_threshold", "threads", "roi"))
+@options(GradeConfig, only=("bundle", "backend", "provider", "review_threshold", "threads", "roi", "labelme",
+                            "labelme_embed"))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the CSV, JSON and overlays.")
 def grade(paths, **kw):
-    """Grade still images or folders: grades.csv, grades.json and overlay PNGs in OUT."""
+    """Grade still images or folders: grades.csv, grades.json and overlay PNGs in OUT (with
+    --labelme, the predictions as LabelMe files to correct)."""
     from edgegrade.runtime.stills import grade_stills, verdict
 
-    cfg = WatchConfig(**kw)
+    cfg = GradeConfig(**kw)
     rows = grade_stills(cfg, paths, warn=lambda m: click.echo(f"warning: {m}", err=True))
     for r in rows:
         click.echo(f"{r['image']}: {r.get('summary') or r['state']} {r.get('error') or ''}".rstrip())
-    click.echo(f"wrote {cfg.out}/grades.csv")
+    click.echo(f"wrote {cfg.out}/grades.csv" + (f" and LabelMe files in {cfg.out}/labelme (correct them, then "
+                                                  f"`edgegrade data import labelme {cfg.out}/labelme --out DATA`)"
+                                                  if cfg.labelme else ""))
     problem = verdict(rows, cfg.out)
     if problem:
         raise problem
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Report folder: report.html, embryos.csv, timeline.csv (and the audit log of `confirm`).")
+def report(run_dir, out):
+    """Per-embryo report of a `watch` or `grade` output folder: the ratio over time (grader and
+    mask), grade timeline, REVIEW flags, latest overlay, model and bundle hash, the confirmed
+    grades beside the AI's and their agreement. One self-contained HTML page plus CSVs."""
+    from edgegrade.errors import Incomplete
+    from edgegrade.review.report import PAGE, make_report, raise_if_broken
+
+    data, state = make_report(run_dir, out)
+    click.echo(f"wrote {out / PAGE}: {len(data['embryos'])} embryo(s), {len(state['decisions'])} confirmed")
+    raise_if_broken(out, state)
+    if data["skipped"]:
+        raise Incomplete(f"{len(data['skipped'])} line(s) or image(s) of {run_dir} could not be used "
+                         f"(the first: {data['skipped'][0]}); the report says which")
+
+
+@main.command()
+@click.argument("report", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--embryo", required=True, help="The embryo's id, as the report shows it.")
+@click.option("--grade", required=True, type=click.Choice(["A", "B", "C", "D"], case_sensitive=False),
+              help="The embryologist's grade.")
+@click.option("--by", "by", required=True, help="Who decided (recorded with the system account).")
+@click.option("--note", default="", help="Why, or anything the next reader should know.")
+def confirm(report, embryo, grade, by, note):
+    """Record an embryologist's grade for one embryo in the report's audit log (append-only,
+    hash-chained) and show it in the report beside the AI's."""
+    from edgegrade.review.report import PAGE, confirm as record
+
+    r = record(report, embryo, grade, by, note)
+    click.echo(f"recorded decision {r['seq']}: embryo {embryo} grade {r['grade']} by {r['by']} "
+               f"(AI grade {r['ai_grade']}); hash {r['hash']}; {report / PAGE} updated")
 
 
 @main.command()

@@ -264,3 +264,22 @@ class WatchConfig:
     roi: str | None = setting(None, "x,y,w,h: the embryo's box in frame pixels, fixed by hand (default: found and "
                               "tracked).")
     allow_undeployable: bool = False
+    serve: str | None = setting(None, "[HOST:]PORT: serve a live view of the run (overlay, grade, ratio chart, "
+                                "snapshots; /api/latest, /api/history), read-only. HOST defaults to 127.0.0.1; "
+                                "any other address needs a token (--serve-token, or one generated and printed "
+                                "once). PORT 0: any free port.")
+    serve_token: str | None = setting(None, "The live view's token, asked of every request (?token= or "
+                                      "'Authorization: Bearer'); default for a non-local HOST: generated.",
+                                      envvar="EDGEGRADE_SERVE_TOKEN", show_envvar=True)
+    serve_fps: float = setting(10.0, "The live view's picture rate at most (the newest overlay, JPEG).",
+                               type=click.FloatRange(0.5, 60.0))
+
+
+@dataclass
+class GradeConfig(WatchConfig):
+    """`edgegrade grade`: the watch settings that apply to stills, and the pre-annotation."""
+
+    labelme: bool = setting(False, "Also write OUT/labelme/NAME.json per image: the prediction as LabelMe "
+                            "polygons (cell, fragment) to correct, then `edgegrade data import labelme`.")
+    labelme_embed: bool = setting(False, "Embed the image in each LabelMe file (imageData; default: imagePath "
+                                  "relative to the file).")

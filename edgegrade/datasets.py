@@ -5,15 +5,15 @@
     DIR/labels.csv                optional: image,grade,ratio,embryo_id (any of grade/ratio);
                                   rows for images without a mask are grade-only samples
 
-Embryo ids come from labels.csv, else from the name with a trailing frame counter removed
-(`..._RUN141` -> `...`), so time-lapse frames of one embryo share a split.
+Embryo ids come from labels.csv, else from the name by the time-lapse name patterns
+(`edgegrade.timelapse`: `..._WELL06_RUN141` -> `..._WELL06`), so time-lapse frames of one
+embryo share a split.
 """
 
 import csv
 import hashlib
 import io
 import json
-import re
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,13 +25,14 @@ from edgegrade.errors import DataError, EdgegradeError
 from edgegrade.files import atomic_file, atomic_write_bytes, make_dir, staged
 from edgegrade.grading import GRADE_NAMES, fragment_ratio, grade_of, interval, parse_grade
 from edgegrade.imageio import is_image, read_image, read_label_map
+from edgegrade.timelapse import parse_name
 
 SPLITS = ("train", "val", "test")
-_FRAME_SUFFIX = re.compile(r"[_-](run|frame|f|t)\d+$", re.IGNORECASE)
 
 
 def default_embryo_id(name: str) -> str:
-    return _FRAME_SUFFIX.sub("", name)
+    found = parse_name(name)
+    return found.embryo if found else name
 
 
 @dataclass

@@ -3,8 +3,8 @@
 Exit codes: 0 done; 1 done, but some input could not be used (`Incomplete`, `data check`'s
 problems); 2 an error (`EdgegradeError`: bad input, a flag out of range, a file that cannot be
 read or written; nothing good on disk was changed); 3 an accuracy gate failed (`GateFailed`);
-130 interrupted (Ctrl-C) in a command other than `watch`, whose SIGINT/SIGTERM stop is clean
-(exit 0)."""
+4 an audit log of decisions failed verification (`AuditBroken`); 130 interrupted (Ctrl-C) in
+a command other than `watch`, whose SIGINT/SIGTERM stop is clean (exit 0)."""
 
 import importlib
 import re
@@ -52,6 +52,13 @@ class Incomplete(EdgegradeError):
 
     def show(self, file=None):
         click.echo(f"incomplete: {self.format_message()}", err=True)
+
+
+class AuditBroken(EdgegradeError):
+    """The audit log of decisions does not verify (an edit, a deletion, a cut-off tail):
+    `report` writes the report saying so, `confirm` records nothing."""
+
+    exit_code = 4
 
 
 class Interrupted(EdgegradeError):

@@ -5,6 +5,7 @@ in one step (`staged`). Both end with the permissions the umask gives any new fi
 as another user can read a bundle, a checkpoint or an imported dataset. A failed write is one
 line naming the path and what the OS said."""
 
+import json
 import os
 import shutil
 import tempfile
@@ -12,7 +13,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from edgegrade.errors import EdgegradeError, os_error
+from edgegrade.errors import DataError, EdgegradeError, os_error
 
 
 @lru_cache(maxsize=1)
@@ -68,6 +69,18 @@ def atomic_write_bytes(path, data: bytes) -> None:
 
 def atomic_write_text(path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+def read_json(path, what: str, kind: type | None = None):
+    """A JSON file's value; one DataError naming the file when it cannot be read, is not JSON,
+    or (with `kind`) is not that type."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise DataError(f"{path}: not a readable {what} ({str(exc).splitlines()[0]})") from None
+    if kind is not None and not isinstance(value, kind):
+        raise DataError(f"{path}: a JSON {type(value).__name__}, not {what}")
+    return value
 
 
 def cut_partial_line(path) -> None:

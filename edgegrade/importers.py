@@ -9,7 +9,6 @@ the shape or annotation). The folder is written whole or not at all (datasets.ne
 
 import base64
 import binascii
-import json
 from pathlib import Path
 
 import cv2
@@ -17,6 +16,7 @@ import numpy as np
 
 from edgegrade.datasets import new_dataset
 from edgegrade.errors import DataError, EdgegradeError
+from edgegrade.files import read_json
 from edgegrade.grading import CELL, FRAGMENT
 from edgegrade.imageio import decode, read_image, write_image
 
@@ -67,18 +67,11 @@ def paint(shape_hw, polygons: list[tuple[str, np.ndarray]]) -> np.ndarray:
     return label
 
 
-def _json(path: Path, what: str):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
-        raise DataError(f"{path}: not a readable {what} JSON ({str(exc).splitlines()[0]})") from None
-
-
 def read_labelme(json_path, names: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A LabelMe JSON -> (image, label map). The image is embedded (imageData) or beside it."""
     json_path = Path(json_path)
     names = names or label_names()
-    doc = _json(json_path, "LabelMe")
+    doc = read_json(json_path, "LabelMe JSON")
     if not isinstance(doc, dict):
         raise DataError(f"{json_path}: a JSON {type(doc).__name__}, not a LabelMe object")
     if doc.get("imageData"):
@@ -123,7 +116,7 @@ def read_coco(coco_json, names: dict | None = None) -> tuple[dict, dict]:
     checked: every annotation names a known image and category and holds polygons."""
     coco_json = Path(coco_json)
     names = names or label_names()
-    doc = _json(coco_json, "COCO")
+    doc = read_json(coco_json, "COCO JSON")
     if not isinstance(doc, dict) or not all(isinstance(doc.get(k), list) for k in ("images", "categories")):
         raise DataError(f"{coco_json}: not a COCO instances file (an object with 'images' and 'categories' lists)")
     try:

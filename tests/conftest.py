@@ -60,3 +60,23 @@ def fp16_bundle(dual_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("bundles") / "fp16"
     export_bundle(ExportConfig(run=str(dual_run), out=str(out), precision="fp16", eval_n=8), progress=lambda m: None)
     return out
+
+
+@pytest.fixture(scope="session")
+def pretrained_bundle(tmp_path_factory):
+    """The shipped pretrained models as an FP32 bundle: models that find embryos and fragments,
+    which the lab's loop (pre-annotation, report) is shown on."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    from edgegrade import pretrained
+    from edgegrade.configs import ExportConfig
+    from edgegrade.errors import EdgegradeError
+    from edgegrade.export.pipeline import export_bundle
+
+    try:
+        pretrained.modules()
+    except EdgegradeError as exc:
+        pytest.skip(str(exc))
+    out = tmp_path_factory.mktemp("bundles") / "pretrained"
+    export_bundle(ExportConfig(run="pretrained", out=str(out), precision="fp32", eval_n=8), progress=lambda m: None)
+    return out

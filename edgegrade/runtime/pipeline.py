@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgegrade.bundle import read_manifest
+from edgegrade.bundle import MANIFEST, read_manifest, sha256
 from edgegrade.configs import WatchConfig, check_ranges
 from edgegrade.errors import EdgegradeError
 from edgegrade.localise import parse_roi
@@ -24,8 +24,10 @@ from edgegrade.runtime.sources import Frame
 from edgegrade.tasks import Reading, get_task
 
 # grades.jsonl records; 2: oocyte records keep the ooplasm share in `inclusions` only; 3: each
-# record names its `run` (runs into one OUT append to one log)
-LOG_SCHEMA = 3
+# record names its `run` (runs into one OUT append to one log); 4: each names its `embryo`
+# (and, where the frame's name gives one, its `timepoint`) and the `bundle` that graded it
+LOG_SCHEMA = 4
+BUNDLE_ID_HEX = 16  # a bundle's id: the first hex digits of its manifest's sha256
 
 
 @dataclass(kw_only=True)
@@ -42,6 +44,11 @@ class Result(Reading):
     captured: float = 0.0
     roi: dict | None = None  # the embryo box the models saw (frame pixels), when cropping
     headline: tuple = ("", [], (200, 200, 200))  # the task's heading, detail lines and colour
+    masks: object = None  # the model-space probabilities (2, H, W) the contours came from
+    box: object = None  # the Letterbox from model space back to the frame
+    bundle: str = ""  # id of the bundle that graded it (edgegrade.runtime.pipeline.bundle_id)
+    embryo: str | None = None  # which embryo (watch: named or counted per scene; None: none in view)
+    timepoint: object = None  # a timelapse.Timepoint when the frame's name gives one
 
     @property
     def summary(self) -> str:
@@ -62,6 +69,8 @@ class Result(Reading):
                 "state": self.state, "grade": self.grade, "ratio": r(self.ratio), "mask_ratio": r(self.mask_ratio),
                 "raw_ratio": r(self.raw_ratio), "raw_mask_ratio": r(self.raw_mask_ratio),
                 "review": self.review, "scene_change": self.scene_change, "roi": self.roi,
+                "embryo": self.embryo, "bundle": self.bundle,
+                **({"timepoint": self.timepoint.time, "time_unit": self.timepoint.unit} if self.timepoint else {}),
                 **({"inclusions": self.inclusions} if self.inclusions is not None else {}),
                 "latency_ms": {k: round(v, 2) for k, v in self.timings.items()}}
 
@@ -86,6 +95,8 @@ class Pipeline:
         self.cfg, self.warn = cfg, warn
         self.bundle = Path(cfg.bundle)
         self.manifest = read_manifest(self.bundle)
+        self.bundle_sha256 = sha256(self.bundle / MANIFEST)  # names every artifact's hash: the bundle's
+        self.bundle_id = self.bundle_sha256[:BUNDLE_ID_HEX]
         if not self.manifest.get("deployable") and not cfg.allow_undeployable:
             raise EdgegradeError(f"{self.bundle}: marked not deployable (its accuracy gate failed); see report.md")
         if cfg.backend not in ("auto", "onnxruntime", "tensorrt"):
@@ -103,8 +114,8 @@ class Pipeline:
             self.tracker = RoiTracker()
         self.roles = list(self.manifest["modules"])
         kw = lambda p: {"provider": cfg.provider, "threads": cfg.threads} if p.suffix == ".onnx" else {}  # noqa: E731
-        paths = {role: choose_backend(self.manifest, self.bundle, role, cfg.backend) for role in self.roles}
-        self.backends = {role: open_backend(p, **kw(p)) for role, p in paths.items()}
+        self.paths = {role: choose_backend(self.manifest, self.bundle, role, cfg.backend) for role in self.roles}
+        self.backends = {role: open_backend(p, **kw(p)) for role, p in self.paths.items()}
 
     def __enter__(self):
         for b in self.backends.values():
@@ -118,6 +129,16 @@ class Pipeline:
     @property
     def backend_names(self) -> dict:
         return {r: getattr(b, "active_provider", "") or b.name for r, b in self.backends.items()}
+
+    def provenance(self) -> dict:
+        """What graded: the bundle (path, manifest hash), its task, kind and precision, and the
+        model file each module ran, with its hash."""
+        m = self.manifest
+        return {"id": self.bundle_id, "sha256": self.bundle_sha256, "bundle": str(self.bundle.resolve()),
+                "task": self.task.name, "kind": m.get("kind"), "precision": m.get("precision"),
+                "edgegrade_version": m.get("edgegrade_version"), "backends": self.backend_names,
+                "modules": {role: {"file": self.paths[role].name, "sha256": artifact_sha256(m, role, self.paths[role])}
+                            for role in self.roles}}
 
     def reset(self):
         """Forget the history (unrelated stills): the smoothed grade and the tracked box."""
@@ -173,7 +194,8 @@ class Pipeline:
                                  None if ratio is None else float(ratio.reshape(-1)[0]), box.scale,
                                  self.smoother.update, self.cfg.review_threshold)
         result = Result(index=frame.index, name=frame.name, scene_change=scene_change, captured=frame.captured,
-                        roi=None if roi is None else roi.to_dict(), **vars(reading),
+                        roi=None if roi is None else roi.to_dict(), **vars(reading), bundle=self.bundle_id,
+                        masks=product["masks"][0] if "masks" in product else None, box=box,
                         fragment_contours=[] if reading.target is None else contours_on_frame(reading.target, box),
                         embryo_contours=[] if reading.region is None else contours_on_frame(reading.region, box,
                                                                                             largest=True))
@@ -185,9 +207,18 @@ class Pipeline:
     def empty(self, frame: Frame, scene_change: bool, t: dict) -> Result:
         """Nothing in view to grade or count: no made-up figures."""
         result = Result(index=frame.index, name=frame.name, state=self.task.empty_state, scene_change=scene_change,
-                        timings=t, captured=frame.captured)
+                        timings=t, captured=frame.captured, bundle=self.bundle_id)
         result.headline = self.task.headline(result)
         return result
+
+
+def artifact_sha256(manifest: dict, role: str, path: Path) -> str | None:
+    """The manifest's hash of the file a module runs (an artifact or an engine)."""
+    mod = manifest["modules"][role]
+    for entry in [*mod.get("artifacts", {}).values(), *mod.get("engines", {}).values()]:
+        if Path(entry["file"]).name == path.name:
+            return entry["sha256"]
+    return None
 
 
 def contours_on_frame(mask: np.ndarray, box, largest: bool = False) -> list[np.ndarray]:

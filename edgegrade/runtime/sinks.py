@@ -9,13 +9,26 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 import cv2
 
 from edgegrade.errors import EdgegradeError, os_error
-from edgegrade.files import cut_partial_line
+from edgegrade.files import atomic_write_text, cut_partial_line
 from edgegrade.imageio import write_image
+
+
+MODELS = "models"  # OUT/models/ID.json: what each bundle id in the results stands for
+
+
+def record_bundle(out: Path, provenance: dict) -> Path:
+    """OUT/models/<bundle id>.json, the bundle that graded (path, hashes, kind, precision),
+    beside results that name only its id; written once per bundle."""
+    path = Path(out) / MODELS / f"{provenance['id']}.json"
+    if not path.is_file():
+        atomic_write_text(path, json.dumps(provenance, indent=2))
+    return path
 
 
 def ensure_writable(folder: Path) -> Path:
@@ -79,12 +92,12 @@ class JsonlLog:
         self.size += len(line)
         self.dirty = True
 
-    def write_result(self, result, captured: float) -> float:
-        """Log one result with its latency from capture; -> that latency (ms)."""
+    def write_result(self, result, captured: float) -> dict:
+        """Log one result with its latency from capture (`result_latency_ms`); -> the record."""
         record = {**result.log_record(), "run": self.run}
         record["result_latency_ms"] = round(1000 * (time.perf_counter() - captured), 2)
         self.write(record)
-        return record["result_latency_ms"]
+        return record
 
     def close(self):
         """Flush and sync what was written; never raises (a write that failed was reported)."""
@@ -104,31 +117,51 @@ class JsonlLog:
 
 
 class Snapshots:
-    def __init__(self, folder):
+    """Frame and overlay PNGs in one folder, named RUN_frameNNNNNN_REASON[_overlay].png (runs
+    into one OUT keep theirs apart); the names saved by this run are kept (`saved`, the
+    newest last) for the live view, which serves those and nothing else."""
+
+    def __init__(self, folder, run: str = "", keep: int = 200):
         self.folder = ensure_writable(folder)
-        self.count = 0
+        self.run, self.count = run, 0
+        self.saved: deque = deque(maxlen=keep)  # {"name", "frame", "reason"}
 
     def save(self, frame, overlay, index: int, reason: str):
-        stem = f"frame{index:06d}_{reason}"
+        stem = f"{self.run + '_' if self.run else ''}frame{index:06d}_{reason}"
         write_image(self.folder / f"{stem}.png", frame)
         write_image(self.folder / f"{stem}_overlay.png", overlay)
+        self.saved.append({"name": stem, "frame": index, "reason": reason})
         self.count += 1
 
 
 class SnapshotOnChange:
-    """Frame and overlay whenever the result changes (grade, count, no embryo); the first too."""
+    """Frame and overlay whenever the result changes (grade, count, no embryo); the first too;
+    and an embryo's last frame as it leaves (another embryo, none in view, the run's end):
+    the report's latest picture of it."""
 
     def __init__(self, snapshots: Snapshots):
-        self.snapshots, self.last = snapshots, None
+        self.snapshots, self.last, self.held = snapshots, None, None
 
     def write(self, frame, result, overlay):
+        held = self.held
+        if held is not None and result.embryo != held[1].embryo:
+            self._save_last()
         if result.label != self.last:
             self.snapshots.save(frame.image, overlay, frame.index,
                                 f"grade{result.grade}" if result.grade else result.label.replace(" ", "-"))
         self.last = result.label
+        self.held = (frame, result, overlay) if result.embryo is not None else None
+
+    def _save_last(self):
+        frame, result, overlay = self.held
+        self.held = None
+        if self.snapshots.saved and self.snapshots.saved[-1]["frame"] == frame.index:
+            return  # its change snapshot is its last one
+        self.snapshots.save(frame.image, overlay, frame.index, "last")
 
     def close(self):
-        pass
+        if self.held is not None:
+            self._save_last()
 
 
 class VideoSink:

@@ -314,8 +314,9 @@ def open_source(spec: str) -> Source:
 
         feed = FEEDS[m.group(1) or ""]
         w, h = int(m.group(2) or feed.size[0]), int(m.group(3) or feed.size[1])
+        # no #N: the feed's own length (synthetic-wells: each embryo's block once)
         frames, fps = int(m.group(5) or feed.default_frames), float(m.group(4) or 0)
-        if min(w, h) < MIN_SYNTHETIC_SIDE or frames < 1 or (m.group(4) and fps <= 0):
+        if min(w, h) < MIN_SYNTHETIC_SIDE or (m.group(5) and frames < 1) or (m.group(4) and fps <= 0):
             raise EdgegradeError(f"--source {spec}: frames of at least {MIN_SYNTHETIC_SIDE}x{MIN_SYNTHETIC_SIDE} px, "
                                  "at least 1 frame (#N) and a rate above 0 (@FPS)")
         return SyntheticSource(feed(w, h, 0, frames), fps=fps)

@@ -1,7 +1,8 @@
 """`edgegrade watch`: live grading next to the microscope camera.
 
-Capture -> pipeline -> overlay -> the JSONL log, then the other sinks (snapshots on a change,
-video, window), until the source ends, --max-frames, 'q' in the window, or SIGINT/SIGTERM.
+Capture -> pipeline -> which embryo it is -> overlay -> the JSONL log, then the live view
+(--serve) and the other sinks (snapshots on a change, video, window), until the source ends,
+--max-frames, 'q' in the window, or SIGINT/SIGTERM.
 A signal ends the run within about a second whatever the source is doing (the frame loop and
 every wait for a frame look at it), with the log flushed and summary.json written. Runs into
 one OUT append to its grades.jsonl (each record names its run); an earlier run's summary.json
@@ -12,6 +13,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -23,8 +25,10 @@ from edgegrade.errors import EdgegradeError, Incomplete
 from edgegrade.files import atomic_write_text
 from edgegrade.runtime.overlay import draw
 from edgegrade.runtime.pipeline import Pipeline
-from edgegrade.runtime.sinks import JsonlLog, SnapshotOnChange, Snapshots, VideoSink, Window, ensure_writable
+from edgegrade.runtime.sinks import (JsonlLog, SnapshotOnChange, Snapshots, VideoSink, Window, ensure_writable,
+                                     record_bundle)
 from edgegrade.runtime.sources import open_source
+from edgegrade.timelapse import EmbryoIds
 
 SUMMARY = "summary.json"
 
@@ -146,10 +150,13 @@ class Tally:
 def watch(cfg: WatchConfig, echo=print) -> dict:
     out = ensure_writable(Path(cfg.out))  # fail before capture starts
     run = datetime.now().strftime("%Y%m%dT%H%M%S.%f")  # when it started: names its log lines and summary
-    snaps = Snapshots(out / "snapshots")
+    snaps = Snapshots(out / "snapshots", run=run)
     tally, failed_sinks = Tally(), Counter()
     warn = lambda m: echo(f"warning: {m}")  # noqa: E731
-    with StopFlag() as flag, Pipeline(cfg, warn=warn) as pipe, open_source(cfg.source) as source:
+    with StopFlag() as flag, Pipeline(cfg, warn=warn) as pipe, open_source(cfg.source) as source, \
+            live_view(cfg, snaps, pipe, run, echo) as live:
+        record_bundle(out, pipe.provenance())
+        embryos = EmbryoIds(run)
         log = JsonlLog(cfg.log or out / "grades.jsonl", run=run)
         window = Window.open(cfg.headless, snaps, warn)
         sinks = [s for s in (SnapshotOnChange(snaps) if cfg.snapshot_on_change else None,
@@ -161,13 +168,17 @@ def watch(cfg: WatchConfig, echo=print) -> dict:
             for frame in source.frames(flag.event):
                 handoff = 1000 * (time.perf_counter() - frame.captured)
                 result = pipe.process(frame)
+                result.embryo, result.timepoint = embryos.assign(result.name, result.scene_change,
+                                                                 result.state != pipe.task.empty_state)
                 t0 = time.perf_counter()
                 overlay = draw(frame.image, result, tally.fps, cfg.display_width)
                 t1 = time.perf_counter()
                 result.timings = {"capture_handoff": handoff, **result.timings, "overlay": 1000 * (t1 - t0)}
-                latency = log.write_result(result, frame.captured)  # first: every result is logged
+                record = log.write_result(result, frame.captured)  # first: every result is logged
                 t2 = time.perf_counter()
                 result.timings["log"] = 1000 * (t2 - t1)
+                if live is not None:
+                    live.publish(record, overlay, heading=result.headline[0], snapshots=snaps.count)
                 for sink in sinks:
                     try:
                         sink.write(frame, result, overlay)
@@ -176,7 +187,7 @@ def watch(cfg: WatchConfig, echo=print) -> dict:
                             warn(f"{exc}; grading goes on (said once; counted in {SUMMARY})")
                         failed_sinks[type(sink).__name__] += 1
                 result.timings["sinks"] = 1000 * (time.perf_counter() - t2)  # video, snapshots, window
-                tally.add(result, latency, frame.truth)
+                tally.add(result, record["result_latency_ms"], frame.truth)
                 if flag.stop or (window and window.quit) or (cfg.max_frames and tally.frames >= cfg.max_frames):
                     break
         except BaseException as exc:
@@ -185,15 +196,34 @@ def watch(cfg: WatchConfig, echo=print) -> dict:
         finally:
             log.close()
             for sink in sinks:
-                sink.close()
+                try:
+                    sink.close()
+                except EdgegradeError as exc:  # the last pictures lost (a full disk): said, and counted
+                    warn(f"{exc}")
+                    failed_sinks[type(sink).__name__] += 1
             summary = {**tally.summary(), "run": run, "decode_errors": source.decode_errors,
                        "frames_expected": source.expected, "live": source.live, "dropped_frames": source.dropped,
                        "snapshots": snaps.count, "sink_failures": dict(failed_sinks), "log": str(log.path),
                        "backends": pipe.backend_names, "window": window is not None,
-                       "stopped_by_signal": flag.stop, "config": asdict(cfg),
+                       "stopped_by_signal": flag.stop, "bundle_id": pipe.bundle_id,
+                       **({"live_view": live.stats()} if live is not None else {}),
+                       "config": {**asdict(cfg), "serve_token": "(given)" if cfg.serve_token else None},
                        **({"error": str(getattr(error, "message", error))} if error is not None else {})}
             write_summary(out / SUMMARY, summary, quiet=error is not None)
     return summary
+
+
+def live_view(cfg: WatchConfig, snaps: Snapshots, pipe: Pipeline, run: str, echo):
+    """--serve: the live view of this run (edgegrade.runtime.serve), listening before the
+    first frame; else a context that holds None."""
+    if not cfg.serve:
+        return nullcontext()
+    from edgegrade.grading import grade_table
+    from edgegrade.runtime.serve import LiveView
+
+    info = {"run": run, "source": cfg.source, "bundle": f"{Path(cfg.bundle).name} ({pipe.bundle_id})",
+            "grades": grade_table() if pipe.task.graded else []}
+    return LiveView(cfg.serve, cfg.serve_token, cfg.serve_fps, snaps, info, echo)
 
 
 def keep_earlier_summary(out: Path) -> None:
