@@ -249,10 +249,12 @@ def train(cfg: TrainConfig) -> dict:
     ds = datasets.load(data_root, require_paired=needs_masks)
     splits = datasets.run_splits(ds.samples, cfg.val_fraction, cfg.test_fraction, cfg.seed, cfg.test_data,
                                  require_paired=needs_masks)
-    if len(splits["train"]) < 2 or (not splits["val"] and cfg.val_fraction > 0):
-        # BatchNorm (and the ASPP image pooling) needs two images in a training batch
+    if len(splits["train"]) * cfg.repeat < 2 or (not splits["val"] and cfg.val_fraction > 0):
+        # BatchNorm (and the ASPP image pooling) needs two images in a training batch: two frames,
+        # or one frame seen twice per epoch (--repeat), each view augmented on its own
         raise EdgegradeError(f"{data_root}: too few embryos for a train/val split ({len(ds.samples)} images; "
-                             "need at least 2 for training and 1 for validation, or --val-fraction 0)")
+                             "need at least 2 for training (or one with --repeat 2 or more) and 1 for validation, "
+                             "or --val-fraction 0)")
     if is_main:  # every image and mask read once: a bad one is a line here, not a worker's traceback later
         datasets.check_samples([s for k in datasets.SPLITS for s in splits[k]], data_root)
     spec = PreprocessSpec(size=cfg.size, crop=cfg.crop, margin=cfg.margin)
