@@ -103,12 +103,18 @@ def main():
             print(json.dumps(r), flush=True)
     plain = statistics.median(r["fps"] for r in results if not r["browser"])
     watched = statistics.median(r["fps"] for r in results if r["browser"])
-    verdict = {"source": a.source, "bundle": a.bundle, "runs": a.runs, "viewer": a.viewer, "serve_fps": a.serve_fps, "median_fps_without": round(plain, 3),
+    # each round's pair side by side too: the machine's speed drifts over minutes, which moves the
+    # medians of the two conditions apart more than a round's own pair
+    rounds = [results[2 * i:2 * i + 2] for i in range(a.runs)]
+    paired = statistics.median(next(r["fps"] for r in pair if r["browser"]) /
+                               next(r["fps"] for r in pair if not r["browser"]) for pair in rounds)
+    verdict = {"paired_ratio_median": round(paired, 4), "source": a.source, "bundle": a.bundle, "runs": a.runs, "viewer": a.viewer, "serve_fps": a.serve_fps, "median_fps_without": round(plain, 3),
                "median_fps_with_browser": round(watched, 3), "ratio": round(watched / plain, 4),
                "delay_ms_max": max((r.get("delay_ms_max", 0) for r in results), default=None), "results": results}
     out.mkdir(parents=True, exist_ok=True)
     (out / "live_view.json").write_text(json.dumps(verdict, indent=2))
-    print(f"median fps without {plain:.2f}, with a browser {watched:.2f}: {100 * watched / plain:.1f} %; "
+    print(f"median fps without {plain:.2f}, with a browser {watched:.2f}: {100 * watched / plain:.1f} % "
+          f"(median of each round's ratio: {100 * paired:.1f} %); "
           f"page delay max {verdict['delay_ms_max']} ms")
 
 
