@@ -14,7 +14,6 @@ result on the page within 0.5 s. Writes OUT/live_view.json. Not a test: it takes
 
 import argparse
 import json
-import re
 import statistics
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from browser import CHROMIUM, Browser  # noqa: E402  (the tests' DevTools driver)
+from browser import CHROMIUM, Browser, live_url  # noqa: E402  (the tests' DevTools driver)
 
 
 def steady_fps(log: Path) -> float:
@@ -55,13 +54,9 @@ def run(a, out: Path, browser: bool) -> dict:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     delays = []
     if browser:
-        url = None
-        while url is None:
-            line = proc.stdout.readline()
-            if not line:
-                raise SystemExit(f"watch --serve printed no address:\n{proc.communicate()[0]}")
-            m = re.search(r"live view: (http://\S+)", line)
-            url = m and m[1]
+        url = live_url(proc)
+        if url is None:
+            raise SystemExit(f"watch --serve printed no address:\n{proc.communicate()[0]}")
         if a.viewer == "fetch":
             fetch(url)
         else:

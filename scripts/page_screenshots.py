@@ -8,7 +8,6 @@ watch folder, one embryo confirmed, and the report page photographed.
 Writes OUT/live_view.jpg and OUT/report.jpg (and leaves the run in a temporary folder)."""
 
 import argparse
-import re
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from browser import Browser  # the tests' DevTools driver
+from browser import Browser, live_url  # the tests' DevTools driver
 
 p = argparse.ArgumentParser()
 p.add_argument("bundle")
@@ -42,13 +41,9 @@ with tempfile.TemporaryDirectory() as tmp:
     proc = subprocess.Popen([*edgegrade, "watch", "--bundle", a.bundle, "--source", a.source, "--headless",
                              "--out", str(run), "--serve", "127.0.0.1:0"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = None
-    while url is None:
-        line = proc.stdout.readline()
-        if not line:
-            raise SystemExit(f"watch --serve printed no address:\n{proc.communicate()[0]}")
-        m = re.search(r"live view: (http://\S+)", line)
-        url = m and m[1]
+    url = live_url(proc)
+    if url is None:
+        raise SystemExit(f"watch --serve printed no address:\n{proc.communicate()[0]}")
     with Browser() as b:
         page = b.open(url)
         page.wait_for(f"window.edgegrade && window.edgegrade.shown.length >= {a.results}", seconds=600)

@@ -8,6 +8,7 @@ import fcntl
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import tempfile
@@ -18,6 +19,16 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
          "--disable-component-update", "--disable-sync", "--disable-extensions", "--mute-audio",
          "--window-size=1280,1000", "--remote-debugging-pipe"]
+
+
+def live_url(proc) -> str | None:
+    """The address `watch --serve` prints (its line 'live view: URL'), read from its stdout
+    (text mode); None if it ended without one."""
+    for line in proc.stdout:
+        m = re.search(r"live view: (http://\S+)", line)
+        if m:
+            return m[1]
+    return None
 
 
 class Browser:

@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from browser import CHROMIUM, Browser
+from browser import CHROMIUM, Browser, live_url
 
 pytest.importorskip("onnxruntime")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -29,13 +29,7 @@ def live_watch(fp16_bundle, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "edgegrade", "watch", "--bundle", str(fp16_bundle), "--source",
                              "synthetic-wells:320x320@8", "--headless", "--out", str(tmp_path), "--serve", "127.0.0.1:0"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url, deadline = None, time.monotonic() + 120
-    while url is None and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        m = re.search(r"live view: (http://\S+)", line)
-        url = m and m[1]
+    url = live_url(proc)
     assert url, "watch --serve printed no address"
     yield url, tmp_path / "grades.jsonl"
     proc.send_signal(signal.SIGINT)
