@@ -93,6 +93,7 @@ def test_smanet_bundle_counts_inclusions_in_watch_and_grade(oocyte_run, tmp_path
     from edgegrade.configs import ExportConfig
     from edgegrade.export.pipeline import export_bundle
     from edgegrade.runtime.stills import grade_stills
+    from edgegrade.configs import GradeConfig
     from edgegrade.runtime.watch import WatchConfig, watch
 
     root, _ = oocyte_run
@@ -107,7 +108,7 @@ def test_smanet_bundle_counts_inclusions_in_watch_and_grade(oocyte_run, tmp_path
     assert s["frames"] == 4 and all(r["grade"] is None for r in lines)
     assert all(r["state"] in ("analysed", "no-oocyte") for r in lines)
     assert all(set(r["inclusions"]) == {"count", "area_px", "share"} for r in lines if r["state"] == "analysed")
-    rows = grade_stills(WatchConfig(bundle=str(bundle), out=str(tmp_path / "g")), [root / "test" / "images"])
+    rows = grade_stills(GradeConfig(bundle=str(bundle), out=str(tmp_path / "g")), [root / "test" / "images"])
     assert len(rows) == 3 and all("grade" in r for r in rows)
 
 

@@ -63,7 +63,7 @@ TOY = tasks.Task(
 def test_a_third_task_needs_only_its_record(tmp_path, monkeypatch):
     from edgegrade.configs import ExportConfig
     from edgegrade.export.pipeline import export_bundle
-    from edgegrade.configs import WatchConfig
+    from edgegrade.configs import GradeConfig
     from edgegrade.runtime.stills import grade_stills
     from edgegrade.train.run import train
 
@@ -74,7 +74,7 @@ def test_a_third_task_needs_only_its_record(tmp_path, monkeypatch):
     bundle = tmp_path / "bundle"
     export_bundle(ExportConfig(run=str(tmp_path / "run"), out=str(bundle), precision="fp32", eval_n=4),
                   progress=lambda m: None)
-    rows = grade_stills(WatchConfig(bundle=str(bundle), out=str(tmp_path / "graded")),
+    rows = grade_stills(GradeConfig(bundle=str(bundle), out=str(tmp_path / "graded")),
                         [tmp_path / "run" / "data" / "images" / "toy0.png"])
     assert rows[0]["state"] in ("counted", "no-dish")
     assert rows[0]["summary"].startswith("Spots:" if rows[0]["state"] == "counted" else "No dish")
