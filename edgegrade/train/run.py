@@ -257,7 +257,6 @@ def train(cfg: TrainConfig) -> dict:
                              "or --val-fraction 0)")
     if is_main:  # every image and mask read once: a bad one is a line here, not a worker's traceback later
         datasets.check_samples([s for k in datasets.SPLITS for s in splits[k]], data_root)
-    spec = PreprocessSpec(size=cfg.size, crop=cfg.crop, margin=cfg.margin)
     boxes = find_boxes(splits, spec, out / CACHE_NAME, is_main)
     test = "test" if splits["test"] else "val"  # a set too small for a test split is tested on val
     loaders = {k: make_loader(splits[s], boxes[s], spec, cfg, train=False, device=device) if splits[s] else None
