@@ -18,6 +18,23 @@ AT_LEAST_0 = click.IntRange(min=0)
 OVERWRITE_HELP = "Replace what --out holds (without it, a folder with files is refused)."
 
 
+class IntList(click.ParamType):
+    """'0,1,2' -> (0, 1, 2); '' -> (); anything else is the flag's one-line error."""
+
+    name = "INTS"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            return tuple(int(v) for v in value.split(",")) if value.strip() else ()
+        except ValueError:
+            self.fail(f"{value!r}: expected comma-separated integers", param, ctx)
+
+
+INT_LIST = IntList()
+
+
 class Cli(click.Group):
     """The group: what no command caught itself still ends in one line, never a traceback
     (an OS error with the path it names; Ctrl-C with exit code 130)."""
@@ -185,8 +202,9 @@ def train(**kw):
 @click.option("--out", default="runs/crossval", show_default=True, type=click.Path(file_okay=False))
 @click.option("--group-by", help="Regex whose first group names a frame's group (default: its embryo id); one group "
               "is held out at a time, e.g. 'RUN(\\d\\d)' pairs consecutive EmbryoScope frames.")
-@click.option("--seeds", default="0,1", show_default=True, help="Comma-separated seeds (training order, augmentation).")
-@click.option("--sizes", default="", help="Also train on this many frames of each fold's pool, e.g. 1,2.")
+@click.option("--seeds", default="0,1", show_default=True, type=INT_LIST,
+              help="Comma-separated seeds (training order, augmentation).")
+@click.option("--sizes", default="", type=INT_LIST, help="Also train on this many frames of each fold's pool, e.g. 1,2.")
 @click.option("--scratch/--no-scratch", default=True, show_default=True,
               help="Also train from scratch (the same steps) to compare with the pretrained start.")
 def crossval(out, group_by, seeds, sizes, scratch, **kw):
@@ -194,12 +212,7 @@ def crossval(out, group_by, seeds, sizes, scratch, **kw):
     from scratch, per fold and mean (fragment and embryo Dice, ratio errors); OUT/crossval.md."""
     from edgegrade.train.crossval import crossval as run
 
-    ints = lambda text: tuple(int(v) for v in text.split(",") if v.strip())  # noqa: E731
-    try:
-        seeds_, sizes_ = ints(seeds), ints(sizes)
-    except ValueError:
-        raise click.BadParameter("expected comma-separated integers", param_hint="--seeds/--sizes") from None
-    run(TrainConfig(**kw, out=out), out, group_by=group_by, seeds=seeds_, sizes=sizes_,
+    run(TrainConfig(**kw, out=out), out, group_by=group_by, seeds=seeds, sizes=sizes,
         inits=("pretrained", None) if scratch else ("pretrained",))
     click.echo(Path(out, "crossval.md").read_text())
 
@@ -457,7 +470,7 @@ def bench(bundle, source, frames, runs, threads, json_out):
 @gan_options("oocyte-inclusions")
 @click.option("--generator", type=click.Path(exists=True, dir_okay=False),
               help="oocyte-inclusions: a trained generator file (skips pix2pix training).")
-@click.option("--seeds", help="Comma-separated seeds, each a full replicate (its own synthetic data, split and "
+@click.option("--seeds", type=INT_LIST, help="Comma-separated seeds, each a full replicate (its own synthetic data, split and "
               "initialisation); default: --seed.")
 def ablate(out, real_n, test_n, gan_n, gan_epochs, gan_width, generator, seeds, **kw):
     """The paper's experiments on the data: Exp A-E and Table II for embryos; for
@@ -469,10 +482,6 @@ def ablate(out, real_n, test_n, gan_n, gan_epochs, gan_width, generator, seeds, 
         raise click.UsageError(f"--task {task.name}: no paper table to reproduce")
     module, name = task.ablate.split(":")
     run = getattr(importlib.import_module(module), name)
-    try:
-        seeds = tuple(int(v) for v in seeds.split(",")) if seeds else (cfg.seed,)
-    except ValueError:
-        raise click.BadParameter(f"{seeds!r}: expected comma-separated integers", param_hint="--seeds") from None
-    run(cfg, out, seeds=seeds, real_n=real_n, test_n=test_n, synthetic_n=gan_n, gan_epochs=gan_epochs,
+    run(cfg, out, seeds=seeds or (cfg.seed,), real_n=real_n, test_n=test_n, synthetic_n=gan_n, gan_epochs=gan_epochs,
         gan_width=gan_width, generator=generator)
     click.echo(Path(out, "table2.md").read_text())

@@ -166,3 +166,11 @@ def test_a_run_killed_mid_epoch_resumes_cleanly(synth_dir, tmp_path):
     assert [row.split(",")[:2] for row in _rows(run)] == [["s1", "1"], ["s1", "2"], ["s1", "3"]]
     assert torch.load(run / "s1" / "last.pt", weights_only=True)["epoch"] == 3
     assert json.loads((run / "eval_model.json").read_text())["n_masks"] > 0
+
+
+@pytest.mark.parametrize("args", [["ablate", "--seeds", "0,x"], ["crossval", "--seeds", "0,,1"],
+                                  ["crossval", "--sizes", "1,two"]])
+def test_seed_and_size_lists_that_are_not_integers_are_one_line(args, tmp_path):
+    r = run_cli(args + ["--out", tmp_path / "out"])
+    assert_one_line(r, 2, args[1], "expected comma-separated integers")
+    assert not (tmp_path / "out").exists()  # nothing started
