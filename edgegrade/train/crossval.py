@@ -24,11 +24,15 @@ KEYS = (("dice", "assistant"), ("embryo_dice", "assistant"), ("mae_mask", "assis
 
 def groups_of(samples, pattern: str | None) -> dict[str, list]:
     """Samples by group: the first capture of `pattern` in the image name, else the embryo id."""
+    try:
+        regex = re.compile(pattern) if pattern else None
+    except re.error as exc:
+        raise EdgegradeError(f"--group-by {pattern}: not a regular expression ({exc})") from None
     out = {}
     for s in samples:
         key = s.embryo_id
-        if pattern:
-            m = re.search(pattern, s.name)
+        if regex:
+            m = regex.search(s.name)
             if not m:
                 raise EdgegradeError(f"--group-by {pattern}: {s.name} does not match")
             key = m.group(1) if m.groups() else m.group(0)

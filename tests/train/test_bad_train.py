@@ -174,3 +174,9 @@ def test_seed_and_size_lists_that_are_not_integers_are_one_line(args, tmp_path):
     r = run_cli(args + ["--out", tmp_path / "out"])
     assert_one_line(r, 2, args[1], "expected comma-separated integers")
     assert not (tmp_path / "out").exists()  # nothing started
+
+
+def test_crossval_group_by_that_is_not_a_regex_is_one_line(synth_dir, tmp_path):
+    r = run_cli(["crossval", "--data", synth_dir, "--group-by", "RUN(\\d", "--out", tmp_path / "out"])
+    assert_one_line(r, 2, "--group-by", "not a regular expression")
+    assert not (tmp_path / "out").exists()
