@@ -63,6 +63,8 @@ class StopFlag:
 # What the loop spends on a frame besides the models, waiting for the camera and the other
 # sinks (video, snapshots, window: reported as "sinks").
 OUTSIDE_INFERENCE = ("localise", "preprocess", "postprocess", "overlay", "log")
+
+
 class Recent:
     """The last `n` values, in a ring allocated (and touched) up front: its memory does not
     change however long the run."""
